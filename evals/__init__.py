@@ -1,0 +1,1 @@
+"""lm-evaluation-harness task YAMLs and published baselines shipped with gamermath."""

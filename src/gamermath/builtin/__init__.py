@@ -1,0 +1,1 @@
+"""Built-in plugins, registered through the same `gmr` entry points a third party uses."""

@@ -1,0 +1,52 @@
+"""The ``gmr`` command line.
+
+Built on click: its lazily loaded subcommands keep ``gmr --version`` and ``gmr plugins``
+free of torch imports, and ``ClickException`` gives the one-line, exit-code-2 errors the
+tool promises. Each command group lives in its own module, named in ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+
+import click
+
+from gamermath import __version__
+
+#: command name -> "module:attribute"; imported only when the command runs or --help lists it.
+COMMANDS: dict[str, str] = {
+    "plugins": "gamermath.cli.plugins_cmd:plugins",
+    "rewards": "gamermath.cli.reward:reward",
+    "reward": "gamermath.cli.reward:reward",
+    "datasets": "gamermath.cli.dataset:datasets",
+    "evals": "gamermath.cli.evals:evals",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attr = target.split(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="gmr")
+def main() -> None:
+    """gmr: GRPO rewards, training recipes and honest evaluation for math reasoning."""
+    warnings.showwarning = _show_warning
+
+
+__all__ = ["main", "COMMANDS"]

@@ -1,0 +1,118 @@
+"""What a plugin registers: one frozen dataclass per kind of thing.
+
+Plugins build these and hand them to the ``register`` callback of a hook (see
+``gamermath.hookspecs``). The ``plugin`` and ``plugin_version`` fields are filled in by
+``gamermath.plugins`` from the entry point's distribution; a plugin leaves them empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: ``score(completion, columns, options) -> float``: one completion's text, the dataset
+#: columns the reward declared (e.g. ``{"answer": "42"}``) and the resolved options.
+ScoreFn = Callable[[str, Mapping[str, Any], Mapping[str, Any]], float]
+
+#: ``cache_key(completion, columns, options) -> Hashable``: a cheap normalisation such that
+#: equal keys are guaranteed equal scores (e.g. the extracted final answer and the gold).
+CacheKeyFn = Callable[[str, Mapping[str, Any], Mapping[str, Any]], Hashable]
+
+
+@dataclass(frozen=True)
+class Reward:
+    """A per-sample reward function and what a user needs to choose and debug it.
+
+    ``score`` must be a module-level function (it is pickled to isolated worker processes).
+    It receives plain text: conversational completions are flattened before it is called.
+    """
+
+    name: str
+    score: ScoreFn
+    description: str
+    columns: tuple[str, ...] = ("answer",)
+    output_range: tuple[float, float] = (0.0, 1.0)
+    options: Mapping[str, Any] = field(default_factory=dict)
+    timeout: float = 5.0
+    cache_key: CacheKeyFn | None = None
+    plugin: str = ""
+    plugin_version: str = ""
+
+
+#: ``load(split, data_dir, options) -> list[dict]``: raw rows, each with at least
+#: ``question`` and ``answer`` (the gold, in the dataset's own format).
+LoadFn = Callable[[str, "Path | None", Mapping[str, Any]], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A source of problems with gold answers, split by name (``train``, ``test``...)."""
+
+    name: str
+    load: LoadFn
+    description: str
+    splits: tuple[str, ...] = ("train", "test")
+    columns: tuple[str, ...] = ("question", "answer")
+    hub_id: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
+    plugin: str = ""
+    plugin_version: str = ""
+
+
+#: ``render(row, shots, options) -> str | list[dict]``: the prompt for one row, as plain
+#: text or chat messages; ``shots`` are train rows a few-shot template may use.
+RenderFn = Callable[[Mapping[str, Any], "list[Mapping[str, Any]]", Mapping[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """A named way of turning a dataset row into a prompt."""
+
+    name: str
+    render: RenderFn
+    description: str
+    shots: int = 0
+    options: Mapping[str, Any] = field(default_factory=dict)
+    plugin: str = ""
+    plugin_version: str = ""
+
+
+@dataclass(frozen=True)
+class EvalTaskSet:
+    """A directory of lm-evaluation-harness task YAMLs, with one protocol line per task."""
+
+    name: str
+    path: Path
+    description: str
+    tasks: Mapping[str, str] = field(default_factory=dict)
+    plugin: str = ""
+    plugin_version: str = ""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """A way to name a model: a hub id, a directory, a ``.gguf`` file, ``pkg:NAME``...
+
+    ``matches(spec)`` says whether this source handles the string; ``resolve(spec,
+    cache_dir)`` returns something ``from_pretrained`` accepts (a local directory or a hub
+    id), converting or fetching into ``cache_dir`` when needed. Higher ``priority`` wins.
+    """
+
+    name: str
+    matches: Callable[[str], bool]
+    resolve: Callable[[str, Path], str]
+    description: str
+    priority: int = 0
+    plugin: str = ""
+    plugin_version: str = ""
+
+
+KINDS: dict[str, type] = {
+    "reward": Reward,
+    "dataset": Dataset,
+    "template": PromptTemplate,
+    "eval task set": EvalTaskSet,
+    "model source": ModelSource,
+}
