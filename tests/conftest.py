@@ -9,6 +9,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Set before anything imports transformers or huggingface_hub, which read some of these once.
+for _var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+    os.environ.setdefault(_var, "1")
+
 
 def shared_data_dir() -> Path | None:
     """``GMR_DATA_DIR`` if set, else ``../shared/data`` beside the checkout, else None."""

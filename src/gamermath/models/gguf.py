@@ -1,0 +1,106 @@
+"""Convert a ``.gguf`` file once into a ``from_pretrained`` directory, cached.
+
+transformers can read a GGUF file (``gguf_file=``), but that takes tens of seconds per
+load and the loaded model refuses ``save_pretrained``. So the first use dequantises it,
+copies the weights into a fresh model built from the same config, and saves that model
+with the tokenizer under ``CACHE/gguf/<stem>-<key>``, where the key hashes the file's
+absolute path, size and modification time. The directory is written under a temporary
+name and renamed into place, so an interrupted conversion never leaves a half cache.
+Later loads read the saved directory in about a second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from gamermath.errors import GmrError
+
+MARKER = "gmr-gguf-source.json"
+
+
+def cache_key(path: Path) -> str:
+    """A short hash of the file's absolute path, size and modification time."""
+    stat = path.stat()
+    ident = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    return hashlib.sha256(ident.encode()).hexdigest()[:16]
+
+
+def converted_dir(path: Path, cache_dir: Path) -> Path:
+    """Where the conversion of ``path`` lives (whether or not it exists yet)."""
+    return Path(cache_dir) / "gguf" / f"{path.stem}-{cache_key(path)}"
+
+
+def _convert_into(path: Path, target: Path) -> None:
+    """Dequantise ``path`` and save model + tokenizer into the empty folder ``target``."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from gamermath.models.tokenizer_setup import prepare_tokenizer
+
+    folder, name = str(path.parent), path.name
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_config(loaded.config, dtype=torch.float32)
+    missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
+    if unexpected or [k for k in missing if "lm_head" not in k]:
+        bad = missing or unexpected
+        raise GmrError(f"{path}: GGUF weights do not fit the model config ({bad[:3]})")
+    if model.config.tie_word_embeddings:
+        model.tie_weights()
+    model.generation_config = loaded.generation_config
+    model.save_pretrained(target)
+    if tokenizer.model_max_length > 10**9:  # a GGUF tokenizer carries no length limit
+        tokenizer.model_max_length = model.config.max_position_embeddings
+    prepare_tokenizer(tokenizer).save_pretrained(target)
+    stat = path.stat()
+    (target / MARKER).write_text(
+        json.dumps(
+            {"gguf": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns},
+            indent=2,
+        )
+    )
+
+
+def convert_gguf(path: str | Path, cache_dir: str | Path) -> Path:
+    """The cached ``from_pretrained`` directory for a ``.gguf`` file, converting it if needed."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise GmrError(f"GGUF file not found: {path}")
+    target = converted_dir(path, Path(cache_dir))
+    if (target / MARKER).is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    from rich.console import Console
+
+    console = Console(stderr=True, soft_wrap=True)
+    started = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        console.print(f"converting {path.name} once into {target} (about a minute)")
+        with console.status(f"dequantising {path.name} and saving it"):
+            try:
+                _convert_into(path, tmp)
+            except GmrError:
+                raise
+            except Exception as exc:  # not a GGUF, an unsupported architecture...
+                detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+                raise GmrError(f"{path}: cannot convert this GGUF file ({detail})") from None
+        tmp.chmod(0o755)  # mkdtemp makes it private; the cache is an ordinary folder
+        if target.exists() and not (target / MARKER).is_file():
+            shutil.rmtree(target)  # not a finished conversion (its marker was removed)
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            if not (target / MARKER).is_file():  # not a concurrent winner: a real failure
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    console.print(f"converted {path.name} in {time.monotonic() - started:.1f} s -> {target}")
+    return target

@@ -1,0 +1,123 @@
+"""GGUF conversion and its cache, on a tiny GGUF file written from the tiny test model."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from gamermath.models import load_model, resolve_model
+from gamermath.models.gguf import MARKER, converted_dir
+
+gguf = pytest.importorskip("gguf")
+
+#: Hugging Face Qwen2 module names -> GGUF tensor names (per block).
+BLOCK_NAMES = {
+    "self_attn.q_proj": "attn_q",
+    "self_attn.k_proj": "attn_k",
+    "self_attn.v_proj": "attn_v",
+    "self_attn.o_proj": "attn_output",
+    "mlp.gate_proj": "ffn_gate",
+    "mlp.up_proj": "ffn_up",
+    "mlp.down_proj": "ffn_down",
+    "input_layernorm": "attn_norm",
+    "post_attention_layernorm": "ffn_norm",
+}
+
+
+def write_gguf(model_dir: Path, out: Path) -> Path:
+    """Write the tiny Qwen2 model and its byte-level BPE tokenizer as an F32 GGUF file."""
+    from safetensors.torch import load_file
+    from transformers import AutoConfig, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    writer = gguf.GGUFWriter(str(out), "qwen2")
+    writer.add_context_length(config.max_position_embeddings)
+    writer.add_embedding_length(config.hidden_size)
+    writer.add_block_count(config.num_hidden_layers)
+    writer.add_feed_forward_length(config.intermediate_size)
+    writer.add_head_count(config.num_attention_heads)
+    writer.add_head_count_kv(config.num_key_value_heads)
+    writer.add_rope_freq_base(float(config.rope_parameters["rope_theta"]))
+    writer.add_layer_norm_rms_eps(config.rms_norm_eps)
+    spec = json.loads(tokenizer.backend_tokenizer.to_str())
+    tokens = sorted(spec["model"]["vocab"], key=spec["model"]["vocab"].get)
+    special = {added["content"] for added in spec["added_tokens"]}
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("qwen2")
+    writer.add_token_list(tokens)
+    writer.add_token_types([3 if token in special else 1 for token in tokens])
+    merges = spec["model"]["merges"]
+    writer.add_token_merges([" ".join(m) if isinstance(m, list) else m for m in merges])
+    writer.add_eos_token_id(tokenizer.eos_token_id)
+    writer.add_pad_token_id(tokenizer.pad_token_id)
+    writer.add_chat_template(tokenizer.chat_template)
+    for name, tensor in load_file(str(model_dir / "model.safetensors")).items():
+        if name == "model.embed_tokens.weight":
+            target = "token_embd.weight"
+        elif name == "model.norm.weight":
+            target = "output_norm.weight"
+        else:
+            _, _, layer, rest = name.split(".", 3)
+            module, kind = rest.rsplit(".", 1)
+            target = f"blk.{layer}.{BLOCK_NAMES[module]}.{kind}"
+        writer.add_tensor(target, tensor.float().numpy())
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return out
+
+
+@pytest.fixture
+def tiny_gguf(tiny_model, tmp_path) -> Path:
+    return write_gguf(Path(tiny_model), tmp_path / "tiny.gguf")
+
+
+def test_gguf_converts_once_and_matches_the_original(tiny_model, tiny_gguf, tmp_path, capfd):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    cache = tmp_path / "cache"
+    first = resolve_model(str(tiny_gguf), cache_dir=cache)
+    err = capfd.readouterr().err
+    assert "converting tiny.gguf once into" in err and "converted tiny.gguf in" in err
+    assert Path(first) == converted_dir(tiny_gguf, cache)
+    assert os.listdir(cache / "gguf") == [Path(first).name]  # no temporary folder left
+    stamp = (Path(first) / MARKER).stat().st_mtime_ns
+
+    model, tokenizer, record = load_model(str(tiny_gguf), cache_dir=cache)
+    assert "converted" not in capfd.readouterr().err
+    assert (Path(first) / MARKER).stat().st_mtime_ns == stamp
+    assert record["resolved"] == first
+    reference = AutoModelForCausalLM.from_pretrained(tiny_model)
+    ids = tokenizer("What is 12 + 7? #### 19", return_tensors="pt").input_ids
+    assert torch.allclose(model(ids).logits, reference(ids).logits, atol=1e-5)
+    assert (
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": "hi"}], tokenize=False, add_generation_prompt=True
+        )
+        == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+    )
+
+
+def test_changed_file_gets_a_new_cache_entry(tiny_gguf, tmp_path):
+    cache = tmp_path / "cache"
+    first = resolve_model(str(tiny_gguf), cache_dir=cache)
+    stat = tiny_gguf.stat()
+    os.utime(tiny_gguf, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    second = resolve_model(str(tiny_gguf), cache_dir=cache)
+    assert second != first and (Path(second) / MARKER).is_file()
+
+
+def test_unfinished_cache_entry_is_redone(tiny_gguf, tmp_path):
+    cache = tmp_path / "cache"
+    first = Path(resolve_model(str(tiny_gguf), cache_dir=cache))
+    (first / MARKER).unlink()
+    (first / "model.safetensors").write_bytes(b"truncated")
+    again = Path(resolve_model(str(tiny_gguf), cache_dir=cache))
+    assert again == first and (again / MARKER).is_file()
+    load_model(str(tiny_gguf), cache_dir=cache)  # the rewritten weights load
