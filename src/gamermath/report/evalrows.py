@@ -1,0 +1,95 @@
+"""Eval scores of runs beside published baselines, as rows for the report's table and plot.
+
+Baselines and the protocol rule come from ``gamermath.evaluation.baselines``: every
+published score of the benchmark a task measures is shown, and only one measured under the
+task's own protocol is marked comparable ("same protocol"); the others say "different
+protocol" and are never ranked against the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from gamermath.report.rundata import RunData
+
+PREFERRED_METRICS = ("exact_match,strict-match", "exact_match,flexible-extract",
+                     "exact_match,none", "exact_match", "acc,none", "acc")
+
+
+def primary_metric(metrics: dict[str, Any]) -> tuple[str, float, float | None] | None:
+    """``(name, value, stderr)`` of the headline metric of one task (values in 0..1)."""
+    if not isinstance(metrics, dict) or not metrics:
+        return None
+    names = [m for m in PREFERRED_METRICS if m in metrics] + sorted(metrics)
+    for name in names:
+        entry = metrics[name]
+        value = entry.get("value") if isinstance(entry, dict) else entry
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            stderr = entry.get("stderr") if isinstance(entry, dict) else None
+            return name, float(value), stderr if isinstance(stderr, (int, float)) else None
+    return None
+
+
+def _task_metrics() -> dict[str, str]:
+    """task -> headline metric, from evals/baselines.toml's [tasks] table."""
+    try:
+        from gamermath.evaluation.baselines import load_baselines
+
+        tasks, _ = load_baselines()
+    except Exception:  # no baselines file or an older install: fall back to preferences
+        return {}
+    return {task: str(info.get("metric", "")) for task, info in tasks.items()}
+
+
+def _comparisons(results: dict[str, Any]) -> list[Any]:
+    try:
+        from gamermath.evaluation.baselines import compare
+
+        return compare(results)
+    except Exception:  # unreadable baselines: the report still shows the run's scores
+        return []
+
+
+def eval_rows(runs: Sequence[RunData]) -> list[dict[str, Any]]:
+    """Per run and task: the run's score, then every published baseline of that benchmark.
+
+    Scores are percentages. ``comparison`` says "same protocol" or "different protocol: ...".
+    """
+    metrics_of = _task_metrics()
+    rows: list[dict[str, Any]] = []
+    for run in runs:
+        tasks = run.eval_results.get("tasks") or {}
+        if not isinstance(tasks, dict):
+            continue
+        comparisons = _comparisons({"tasks": {
+            t: i for t, i in tasks.items() if isinstance(i, dict) and "metrics" in i}})
+        for task, info in tasks.items():
+            if not isinstance(info, dict):
+                continue
+            metrics = info.get("metrics") or {}
+            wanted = metrics_of.get(task)
+            found = primary_metric({wanted: metrics[wanted]} if wanted in metrics else metrics)
+            if found is None:
+                continue
+            metric, value, stderr = found
+            rows.append({
+                "kind": "run", "who": run.name, "task": task,
+                "protocol": str(info.get("protocol", "?")), "shots": info.get("num_fewshot"),
+                "n": info.get("n"), "metric": metric, "percent": 100 * value,
+                "stderr": None if stderr is None else 100 * stderr,
+                "comparison": "", "source": str(run.eval_results.get("model", "")),
+            })
+            for c in comparisons:
+                if c.task != task:
+                    continue
+                base = c.baseline
+                rows.append({
+                    "kind": "baseline", "who": base.model, "task": task,
+                    "protocol": base.protocol, "shots": base.shots, "n": None,
+                    "metric": "published", "percent": float(base.score), "stderr": None,
+                    "comparison": ("same protocol" if c.same_protocol
+                                   else "different protocol"),
+                    "source": base.source,
+                })
+    return rows

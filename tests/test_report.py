@@ -1,0 +1,177 @@
+"""``gmr report`` on a real run directory from a tiny GRPO training run (TRL + PEFT on CPU)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from gamermath.report import build_report, load_run
+
+REPO = Path(__file__).resolve().parents[1]
+PLOTS = {"rewards.png", "heldout.png", "completion_length.png", "kl.png", "loss.png",
+         "step_time.png", "memory.png", "reward_failures.png"}
+
+
+def gmr_train_run(model_dir: Path, run_dir: Path) -> Path:
+    """A real ``gmr train`` run of the tiny recipe (SFT warm-up, 4 GRPO steps, held-out eval)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "gamermath", "train", str(REPO / "recipes" / "tiny.toml"),
+         "--set", f"model.source={model_dir}", "--run-dir", str(run_dir)],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def run_dir(tiny_model, tmp_path_factory) -> Path:
+    return gmr_train_run(tiny_model, tmp_path_factory.mktemp("runs") / "tiny-grpo")
+
+
+class _Images(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.srcs: list[str] = []
+        self.external: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.srcs.append(attrs.get("src", ""))
+        for key in ("href", "src"):
+            value = attrs.get(key) or ""
+            if value.startswith(("http:", "https:", "//")):
+                self.external.append(value)
+        if tag in ("script", "link"):
+            self.external.append(tag)
+
+
+def _decode_png(data: bytes):
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def _check_html(html: Path, expected_images: int) -> str:
+    import base64
+
+    text = html.read_text(encoding="utf-8")
+    parser = _Images()
+    parser.feed(text)
+    assert parser.external == []
+    assert len(parser.srcs) == expected_images
+    for src in parser.srcs:
+        assert src.startswith("data:image/png;base64,")
+        image = _decode_png(base64.b64decode(src.split(",", 1)[1]))
+        assert image.size[0] > 100 and image.size[1] > 100
+    return text
+
+
+def test_report_of_a_real_run_writes_html_and_every_plot(run_dir, tmp_path):
+    result = build_report([run_dir], tmp_path / "out")
+    assert {p.name for p in result.pngs} == PLOTS
+    for png in result.pngs:
+        assert png.stat().st_size > 1000
+        _decode_png(png.read_bytes())
+    assert result.missing == []
+    text = _check_html(result.html, len(PLOTS))
+    assert "finished (adapter saved)" in text
+    rows = [json.loads(line) for line in (run_dir / "completions.jsonl").open()]
+    assert rows, "the run recorded completions"
+    from html import escape
+
+    last = [r for r in rows if r["step"] == rows[-1]["step"]][0]
+    assert escape(last["completion"]) in text  # sampled completions of the last step, escaped
+
+
+def test_cli_report_several_runs_overlaid(run_dir, tmp_path):
+    import shutil
+
+    second = tmp_path / "second"
+    shutil.copytree(run_dir, second)
+    out = tmp_path / "both"
+    proc = subprocess.run(
+        [sys.executable, "-m", "gamermath", "report", str(run_dir), str(second), "-o", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "report.html").is_file()
+    text = (out / "report.html").read_text()
+    assert "tiny-grpo" in text and "second" in text
+
+
+def test_partial_run_still_reports(run_dir, tmp_path):
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    first_grpo = next(i for i, line in enumerate(lines) if '"reward":' in line)
+    kept = lines[: first_grpo + 1]  # interrupted while writing the next line
+    (partial / "metrics.jsonl").write_text("\n".join(kept) + "\n" + lines[first_grpo + 1][:25])
+    (partial / "completions.jsonl").write_text(
+        json.dumps({"stage": "grpo", "step": 1, "prompt": "<b>2+2</b>",
+                    "completion": "<script>alert(1)</script> #### 4", "answer": "4",
+                    "rewards": {"correct": 1.0}, "reward": 1.0}) + "\n"
+    )
+    run = load_run(partial)
+    assert len(run.metrics) == len(kept) and run.skipped_lines == 1 and not run.finished
+    result = build_report([partial], tmp_path / "out")
+    text = _check_html(result.html, len(result.pngs))
+    assert "incomplete" in text and "1 unreadable" in text
+    assert "<script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "rewards.png" in {p.name for p in result.pngs}
+
+
+def test_eval_results_sit_beside_baselines(run_dir, tmp_path):
+    import shutil
+
+    run = tmp_path / "evald"
+    shutil.copytree(run_dir, run)
+    (run / "eval").mkdir()
+    (run / "eval" / "results.json").write_text(json.dumps({
+        "model": "tiny", "adapter": "adapter", "created": "now", "lm_eval_version": "0.4.13",
+        "tasks": {"gsm8k_youronmath_8shot": {
+            "protocol": "paper 8-shot", "n": 1319, "num_fewshot": 8,
+            "metrics": {"exact_match,none": {"value": 0.25, "stderr": 0.01},
+                        "exact_match,other": {"value": 0.9, "stderr": 0.01}}}},
+    }))
+    result = build_report([run], tmp_path / "out")
+    assert "eval.png" in {p.name for p in result.pngs}
+    text = result.html.read_text()
+    # the task's headline metric from evals/baselines.toml, not another filter
+    assert "25.00%" in text and "90.00%" not in text
+    # the paper's own score under the same protocol, other GSM8K scores marked as not comparable
+    assert "73.69%" in text and "same protocol" in text and "different protocol" in text
+
+
+def test_not_a_run_directory_is_one_line_error(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "gamermath", "report", str(tmp_path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "not a run directory" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_memory_plot_carries_the_planner_estimate_for_cuda_runs(run_dir, tmp_path):
+    import shutil
+
+    from gamermath.planner import plan_recipe
+    from gamermath.report.plots import planned_peak_mb
+
+    cuda_run = tmp_path / "cuda-run"
+    shutil.copytree(run_dir, cuda_run)
+    assert planned_peak_mb(load_run(cuda_run)) is None  # a CPU run: RSS, nothing to compare
+    env = json.loads((cuda_run / "environment.json").read_text())
+    env["device"] = {**env["device"], "cuda": True}
+    (cuda_run / "environment.json").write_text(json.dumps(env))
+    expected = plan_recipe(cuda_run / "recipe.toml").peak_tensors / 2**20
+    assert planned_peak_mb(load_run(cuda_run)) == pytest.approx(expected)
+    result = build_report([cuda_run], tmp_path / "out")
+    assert "memory.png" in {p.name for p in result.pngs}
