@@ -1,0 +1,51 @@
+"""``exact-answer``: 1.0 when the completion's final number equals the gold number (GSM8K).
+
+Gold (column ``answer``) is a GSM8K answer field (``... #### 1,080``) or a bare number. The
+prediction is the number after the last ``####``, else in the last ``\\boxed{}``, else after
+"the answer is"; option ``last_number_fallback`` (default false: it rewards rambling) also
+accepts the last number in the text. Numbers are compared exactly after normalising ``1,080``,
+``$``, ``%``, units, Unicode minus and ``18.00`` (see ``gamermath.rewards.answers``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+from gamermath.hookspecs import hookimpl
+from gamermath.specs import Reward
+
+
+def _pred_and_gold(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any]):
+    from gamermath.rewards.answers import extract_final_number, format_number, gold_number
+
+    pred = extract_final_number(completion, bool(options["last_number_fallback"]))
+    gold = gold_number(str(columns["answer"]))
+    return pred, None if gold is None else format_number(gold)
+
+
+def score(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any]) -> float:
+    """1.0 if the extracted final number equals the gold number, else 0.0."""
+    pred, gold = _pred_and_gold(completion, columns, options)
+    return 1.0 if pred is not None and gold is not None and pred == gold else 0.0
+
+
+def cache_key(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any]) -> Hashable:
+    """The canonical predicted and gold numbers: equal keys score equal."""
+    return _pred_and_gold(completion, columns, options)
+
+
+@hookimpl
+def register_rewards(register):
+    register(
+        Reward(
+            name="exact-answer",
+            score=score,
+            description="1 if the final number (#### / \\boxed / 'the answer is') equals the gold",
+            columns=("answer",),
+            output_range=(0.0, 1.0),
+            options={"last_number_fallback": False},
+            timeout=2.0,
+            cache_key=cache_key,
+        )
+    )

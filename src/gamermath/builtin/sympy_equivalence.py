@@ -1,0 +1,318 @@
+"""``sympy-equivalence``: 1.0 when the completion's answer is mathematically equal to the gold.
+
+Built on math-verify: the gold (column ``answer``: LaTeX such as ``\\frac{14}{3}`` or
+``(3, \\frac{\\pi}{2})``, or a GSM8K field ``... #### 1,080``) is parsed wrapped in
+``\\boxed{}``; the prediction is the last ``\\boxed{}`` of the completion, else the text after
+the last ``####``, else the whole completion with math-verify's anchored LaTeX extraction (the
+same configuration as ``trl.rewards.accuracy_reward``). Then ``verify(gold, pred)``, gold
+first. math-verify's own ``signal.alarm`` timeouts are switched off; the reward runner's
+worker timeout is in force instead.
+
+Guard (option ``exact_numbers``, default on): when both sides parse to exact rationals,
+they are compared exactly, so the verifier's 6-digit rounding no longer calls
+``1/2^99`` equal to ``1/2^98``; a float against a rational must agree to a relative 1e-6.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+from gamermath.hookspecs import hookimpl
+from gamermath.specs import Reward
+
+#: Imported by the reward worker forkserver: math-verify, warmed (see gamermath.rewards.runner).
+GMR_PRELOAD = ("gamermath.rewards.warmup",)
+
+_THOUSANDS = re.compile(r"^\s*-?\d{1,3}(?:,\d{3})+(?:\.\d+)?\s*$")
+
+
+def gold_latex(gold: Any) -> str:
+    """The answer as LaTeX: the part after ``####`` if any; a plain number with thousands
+    separators (``1,080``, ``10,\\!080``, ``\\$32,\\!348``) becomes its digits."""
+    from gamermath.rewards.answers import after_last_marker
+
+    text = str(gold)
+    tail = after_last_marker(text)
+    if tail is not None:
+        text = tail
+    text = text.strip().rstrip(".").strip()
+    number = text.replace("\\!", "").replace("\\,", ",").replace("{,}", ",")
+    number = number.removeprefix("\\$").removeprefix("$").replace(" ", "")
+    if _THOUSANDS.match(number):  # 1,080 / 10,\!080 / \$32,\!348
+        text = number.replace(",", "")
+    return text
+
+
+def prediction_part(completion: str) -> tuple[str, str]:
+    """``(kind, text)`` of the answer to verify: ``boxed``, ``hash`` or the whole ``text``."""
+    from gamermath.rewards.answers import after_last_marker, last_boxed
+
+    boxed = last_boxed(completion)
+    if boxed is not None:
+        return "boxed", boxed.strip()
+    tail = after_last_marker(completion)
+    if tail is not None and tail.strip():
+        return "hash", gold_latex(tail)
+    return "text", completion
+
+
+#: Limits of the pre-parse guard: answers beyond them score 0 without reaching sympy.
+MAX_ANSWER_CHARS = 1000
+MAX_BRACE_DEPTH = 12
+MAX_NUMERIC_EXPONENT = 100_000
+TEXT_TAIL_CHARS = 5000
+
+_POWER = re.compile(r"(\^|\*\*)\s*(\{|\(|-?\d+(?:\.\d+)?|[A-Za-z])")
+_CHAINED_POWER = re.compile(r"(\^|\*\*)\s*-?\d+(?:\.\d+)?\s*(\^|\*\*)")
+_BIG_FACTORIAL = re.compile(r"\d{5,}\s*!|\^[^!]{0,40}[)}]\s*!")
+
+
+def _group_end(text: str, start: int) -> int:
+    """Index just past the balanced group opening at ``text[start]``."""
+    closing = {"{": "}", "(": ")"}[text[start]]
+    depth = 0
+    for i in range(start, len(text)):
+        if text[i] == text[start]:
+            depth += 1
+        elif text[i] == closing:
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return len(text)
+
+
+def unsafe_reason(text: str, max_chars: int | None = MAX_ANSWER_CHARS) -> str | None:
+    """Why sympy could run for minutes on this answer (a power tower, a huge exponent, deep
+    nesting, a factorial of a large or composite number), or None when it looks safe.
+    """
+    if max_chars is not None and len(text) > max_chars:
+        return f"longer than {max_chars} characters"
+    depth = deepest = 0
+    for char in text:
+        if char in "{(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "})":
+            depth -= 1
+    if deepest > MAX_BRACE_DEPTH:
+        return f"nested deeper than {MAX_BRACE_DEPTH} groups"
+    if _CHAINED_POWER.search(text):
+        return "a numeric power tower"
+    for match in _POWER.finditer(text):
+        token = match.group(2)
+        if token in "{(":
+            start = match.start(2)
+            exponent = text[start + 1 : _group_end(text, start) - 1]
+        else:
+            exponent = token
+        letters = re.sub(r"\\[A-Za-z]+", "", exponent)
+        numeric = not re.search(r"[A-Za-z]", letters)
+        if numeric and ("^" in exponent or "**" in exponent):
+            return "a numeric power tower"
+        number = re.fullmatch(r"\s*-?(\d+)(?:\.\d+)?\s*", exponent)
+        if number and int(number.group(1)[:12]) > MAX_NUMERIC_EXPONENT:
+            return f"an exponent above {MAX_NUMERIC_EXPONENT}"
+    if _BIG_FACTORIAL.search(text):
+        return "a factorial of a large or composite number"
+    return None
+
+
+def _latex_config():
+    from latex2sympy2_extended import NormalizationConfig
+    from math_verify import LatexExtractionConfig
+
+    return LatexExtractionConfig(
+        normalization_config=NormalizationConfig(units=True),
+        boxed_match_priority=0,
+        try_extract_without_anchor=False,
+    )
+
+
+def _parse(kind: str, text: str) -> list:
+    """math-verify's parse with its own timeout off; boxed text tries two configurations."""
+    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
+
+    if kind == "text":
+        return parse(
+            text, [_latex_config()], extraction_mode="first_match", parsing_timeout=None
+        )
+    wrapped = f"$\\boxed{{{text}}}$"
+    found: list = []
+    for config in ([LatexExtractionConfig(), ExprExtractionConfig()], [_latex_config()]):
+        found = parse(wrapped, config, parsing_timeout=None) or found
+        if found and not isinstance(found[0], str):
+            break
+    return found
+
+
+#: Exponents above this are not evaluated by the exact guard (2^{2^{99}} would never finish).
+MAX_EXPONENT = 4096
+
+
+def exact_rational(expr: Any) -> Any:
+    """``expr`` as an exact sympy Rational when it is one (``1/2^{99}``), else None."""
+    from sympy import Basic, Pow
+
+    if not isinstance(expr, Basic) or expr.free_symbols or not expr.is_number:
+        return None
+    if expr.is_Rational:
+        return expr
+    if expr.is_rational is not True:
+        return None
+    for power in expr.atoms(Pow):
+        if power.exp.is_Number and abs(power.exp) > MAX_EXPONENT:
+            return None
+    value = expr.doit()
+    return value if value.is_Rational else None
+
+
+def _exact_guard(gold: list, pred: list, pred_text: str) -> bool | None:
+    """False when both sides are numbers that differ exactly; None when it does not apply."""
+    from sympy import Float
+
+    if "%" in pred_text:  # math-verify's percentage rule (50\% == 0.5) stays in force
+        return None
+    g, p = exact_rational(gold[0]), exact_rational(pred[0])
+    if g is not None and p is not None:
+        return bool(g == p)
+    floats = [x for x in (gold[0], pred[0]) if isinstance(x, Float)]
+    exact = g if g is not None else p
+    if len(floats) == 1 and exact is not None:
+        a, b = float(floats[0]), float(exact)
+        return abs(a - b) <= 1e-6 * max(abs(a), abs(b))
+    return None
+
+
+_INTEGER = re.compile(r"\s*-?\d+\s*")
+_SPELLING = re.compile(r"\s+|\\left|\\right|\\!|\\,|\\;|\$")
+
+
+def _fast_verdict(gold: str, pred: str) -> float | None:
+    """1.0 for the same answer up to spelling (spaces, ``\\left``, ``\\dfrac``), an exact
+    verdict for two integers, None when sympy has to decide."""
+    if _INTEGER.fullmatch(gold) and _INTEGER.fullmatch(pred):
+        return 1.0 if int(gold) == int(pred) else 0.0
+    a = _SPELLING.sub("", gold).replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+    b = _SPELLING.sub("", pred).replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+    return 1.0 if a and a.rstrip(".") == b.rstrip(".") else None
+
+
+#: Points (positive, away from common poles) at which two expressions are compared.
+_PROBES = (0.7311, 1.3717, 1.9123)
+
+
+def numerically_different(gold: Any, pred: Any) -> bool:
+    """True when two plain expressions differ at a positive probe point: not equal, so the
+    slow symbolic comparison can be skipped. Sets, tuples, matrices, relations, and anything
+    that does not evaluate to a finite number are left to math-verify (False).
+    """
+    from sympy import Expr, Float
+
+    if not (isinstance(gold, Expr) and isinstance(pred, Expr)):
+        return False
+    symbols = sorted(gold.free_symbols | pred.free_symbols, key=str)
+    if len(symbols) > len(_PROBES):
+        return False
+    subs = {s: Float(v) for s, v in zip(symbols, _PROBES, strict=False)}
+    try:
+        a = complex(gold.evalf(30, subs=subs))
+        b = complex(pred.evalf(30, subs=subs))
+    except (TypeError, ValueError, ArithmeticError, AttributeError, RecursionError):
+        return False
+    if not all(map(math.isfinite, (a.real, a.imag, b.real, b.imag))):
+        return False
+    return abs(a - b) > 1e-4 * max(1.0, abs(a), abs(b))
+
+
+def subset_verdict(gold: str, pred: str) -> float | None:
+    """A verdict without math-verify when both answers lie in ``latex_subset``'s subset and
+    the answer is clear: exact rationals compared exactly, numbers equal to 20 digits or
+    different by more than 1e-4 (relative), expressions that differ at a probe point.
+    None (ask math-verify) otherwise, e.g. ``0.333333`` against ``1/3``.
+    """
+    from gamermath.rewards.latex_subset import to_sympy
+
+    g = to_sympy(gold)
+    p = to_sympy(gold_latex(pred))
+    if g is None or p is None:
+        return None
+    if g.free_symbols or p.free_symbols:
+        return 0.0 if numerically_different(g, p) else None
+    if g.is_Rational and p.is_Rational:
+        return 1.0 if g == p else 0.0
+    try:
+        a, b = complex(g.evalf(30)), complex(p.evalf(30))
+    except (TypeError, ValueError, ArithmeticError):
+        return None
+    if not all(map(math.isfinite, (a.real, a.imag, b.real, b.imag))):
+        return None
+    diff, scale = abs(a - b), max(abs(a), abs(b))
+    if diff <= 1e-20 * scale:
+        return 1.0
+    if diff > 1e-4 * scale:
+        return 0.0
+    return None
+
+
+def score(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any]) -> float:
+    """1.0 if math-verify finds the prediction equal to the gold (with the exact guard)."""
+    from math_verify import verify
+
+    from gamermath.rewards.worker import quiet_math_verify
+
+    quiet_math_verify()
+    gold_text = gold_latex(columns["answer"])
+    kind, text = prediction_part(completion)
+    if kind == "text":
+        text = text[-TEXT_TAIL_CHARS:]
+    limit = None if kind == "text" else MAX_ANSWER_CHARS
+    if unsafe_reason(gold_text) or unsafe_reason(text, limit):
+        return 0.0
+    if kind != "text":
+        same = _fast_verdict(gold_text, gold_latex(text))
+        if same is not None:
+            return same
+        if options["exact_numbers"]:
+            quick = subset_verdict(gold_text, text)
+            if quick is not None:
+                return quick
+    gold = _parse("boxed", gold_text)
+    pred = _parse(kind, text)
+    if not gold or not pred:
+        return 0.0
+    if "%" not in text and "%" not in gold_text and numerically_different(gold[0], pred[0]):
+        return 0.0
+    if not verify(gold, pred, timeout_seconds=None):
+        return 0.0
+    if options["exact_numbers"] and _exact_guard(gold, pred, text) is False:
+        return 0.0
+    return 1.0
+
+
+def cache_key(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any]) -> Hashable:
+    """The extracted answer and gold; a completion without ``\\boxed``/``####`` keys by content."""
+    from gamermath.rewards.cache import text_digest
+
+    kind, text = prediction_part(completion)
+    if kind == "text":
+        text = text_digest(text, {})
+    return kind, text, gold_latex(columns["answer"])
+
+
+@hookimpl
+def register_rewards(register):
+    register(
+        Reward(
+            name="sympy-equivalence",
+            score=score,
+            description="1 if math-verify finds the boxed/#### answer equal to the gold (LaTeX)",
+            columns=("answer",),
+            output_range=(0.0, 1.0),
+            options={"exact_numbers": True},
+            timeout=5.0,
+            cache_key=cache_key,
+        )
+    )

@@ -1,0 +1,191 @@
+"""Final-answer extraction and numeric comparison for GSM8K-style answers.
+
+Used by the ``exact-answer`` reward, the engine's held-out accuracy and evaluation. All
+functions are linear-time regular-expression work (safe on a megabyte of text) and never
+raise on odd input.
+
+Where the final answer is, in priority order:
+
+1. the first number after the **last** ``####`` marker (GSM8K's own format, and the
+   paper's ``#### The final answer is 42``);
+2. else the last ``\\boxed{...}`` (or ``\\fbox{...}``);
+3. else the first number after the last "the answer is" (case-insensitive);
+4. else, only when ``last_number_fallback=True``, the last number in the text. This is off
+   by default: for training it rewards rambling that happens to end on the right number.
+
+Normalisation: thousands separators (``1,080``, ``1{,}080``, ``1\\,080``), ``$`` and ``\\$``,
+``%``, a trailing period, unit words after the number, Unicode minus signs, LaTeX
+``\\frac{a}{b}``/``a/b`` fractions; comparison is exact on rationals, so ``18.00 == 18``.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+
+#: Longest digit string treated as a number (Python refuses int() of > 4300 digits).
+MAX_DIGITS = 200
+
+_MINUS = "-\u2212\u2012\u2013\u2014\ufe63\uff0d"
+_NUMBER = re.compile(
+    rf"(?:(?<![\w)\]}}])(?P<sign>[{_MINUS}]))?(?:\$[ \t]*(?P<sign2>[{_MINUS}])?)?"
+    r"(?P<int>\d{1,3}(?:,\d{3})+|\d+)?(?P<frac>\.\d+)?"
+    r"(?:[ \t]*/[ \t]*(?P<den>\d+(?:\.\d+)?))?"
+)
+_LATEX_FRAC = re.compile(r"\\[dt]?frac\s*\{\s*([^{}]*)\}\s*\{\s*([^{}]*)\}")
+_LATEX_FRAC_SHORT = re.compile(r"\\[dt]?frac\s*(\d)\s*(\d)")
+_TEXT_CMD = re.compile(r"\\(?:text|textbf|mathrm|mbox|operatorname)\s*\{([^{}]*)\}")
+_ANSWER_IS = re.compile(r"answer\s+is\s*[:=]?", re.IGNORECASE)
+
+
+def _clean_latex(fragment: str) -> str:
+    """Strip the LaTeX that wraps numbers in answers: ``\\$``, ``{,}``, ``\\,``, ``\\text``."""
+    s = fragment.replace("{,}", ",").replace("\\!", "").replace("\\,", ",")
+    s = s.replace("\\$", "$").replace("\\%", "%").replace("\\left", "").replace("\\right", "")
+    s = _TEXT_CMD.sub(r" \1 ", s)
+    s = _LATEX_FRAC.sub(r"(\1)/(\2)", s)
+    s = _LATEX_FRAC_SHORT.sub(r"\1/\2", s)
+    s = s.replace("\\dfrac", "").replace("\\frac", "")
+    return s.replace("{", "").replace("}", "").replace("(", "").replace(")", "")
+
+
+def _to_fraction(int_part: str | None, frac_part: str | None) -> Fraction | None:
+    digits = (int_part or "").replace(",", "") + (frac_part or "")
+    if not digits.strip(".") or len(digits) > MAX_DIGITS:
+        return None
+    try:
+        return Fraction(Decimal(digits or "0"))
+    except (InvalidOperation, ValueError, ZeroDivisionError):
+        return None
+
+
+def _parse_match(match: re.Match[str]) -> Fraction | None:
+    value = _to_fraction(match.group("int"), match.group("frac"))
+    if value is None:
+        return None
+    den = match.group("den")
+    if den:
+        denominator = _to_fraction(den, None)
+        if denominator:
+            value = value / denominator
+    return -value if (match.group("sign") or match.group("sign2")) else value
+
+
+def _numbers(fragment: str) -> list[re.Match[str]]:
+    return [
+        m for m in _NUMBER.finditer(fragment) if m.group("int") or m.group("frac")
+    ]
+
+
+def first_number(fragment: str) -> Fraction | None:
+    """The first number in a short answer fragment, normalised (``$1,080.`` -> 1080)."""
+    found = _numbers(_clean_latex(fragment))
+    return _parse_match(found[0]) if found else None
+
+
+def last_number(text: str) -> Fraction | None:
+    """The last number anywhere in ``text``."""
+    found = _numbers(_clean_latex(text))
+    return _parse_match(found[-1]) if found else None
+
+
+def format_number(value: Fraction) -> str:
+    """A canonical string: ``18``, ``-0.5``, ``1/3`` (exact; no float rounding)."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    d = value.denominator
+    while d % 2 == 0:
+        d //= 2
+    while d % 5 == 0:
+        d //= 5
+    if d == 1:
+        text = format(Decimal(value.numerator) / Decimal(value.denominator), "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
+    return f"{value.numerator}/{value.denominator}"
+
+
+def last_boxed(text: str) -> str | None:
+    """The content of the last ``\\boxed{...}`` or ``\\fbox{...}``, braces balanced."""
+    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
+    if start < 0:
+        return None
+    after = text[start + (6 if text.startswith("\\boxed", start) else 5) :]
+    stripped = after.lstrip()
+    if not stripped.startswith("{"):  # ``\boxed 5``
+        tokens = stripped.split("$", 1)[0].split()
+        return tokens[0] if tokens else None
+    brace = len(text) - len(stripped)
+    depth = 0
+    for i in range(brace, len(text)):
+        char = text[i]
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return text[brace + 1 : i]
+    return None
+
+
+def after_last_marker(text: str, marker: str = "####") -> str | None:
+    """The text after the last ``marker`` (up to the end of that line), or None."""
+    index = text.rfind(marker)
+    if index < 0:
+        return None
+    return text[index + len(marker) :].split("\n", 1)[0]
+
+
+def _final_value(text: str, last_number_fallback: bool) -> Fraction | None:
+    if not isinstance(text, str) or not text:
+        return None
+    tail = after_last_marker(text)
+    if tail is not None:
+        value = first_number(tail)
+        if value is not None:
+            return value
+    boxed = last_boxed(text)
+    if boxed is not None:
+        value = first_number(boxed)
+        if value is not None:
+            return value
+    last = None
+    for last in _ANSWER_IS.finditer(text):  # noqa: B007 (keeps the last match)
+        pass
+    if last is not None:
+        value = first_number(text[last.end() : last.end() + 200])
+        if value is not None:
+            return value
+    if last_number_fallback:
+        return last_number(text)
+    return None
+
+
+def extract_final_number(text: str, last_number_fallback: bool = False) -> str | None:
+    """The completion's final numeric answer as a canonical string, or None if none is given.
+
+    See the module docstring for where it looks. ``"#### $1,080."`` -> ``"1080"``.
+    """
+    value = _final_value(text, last_number_fallback)
+    return None if value is None else format_number(value)
+
+
+def gold_number(gold: str) -> Fraction | None:
+    """The number in a gold answer: a GSM8K answer field (``... #### 1,080``) or a bare one."""
+    if not isinstance(gold, str):
+        gold = str(gold)
+    tail = after_last_marker(gold)
+    return first_number(tail if tail is not None else gold)
+
+
+def numbers_equal(pred: str | None, gold: str) -> bool:
+    """Whether a predicted answer equals the gold numerically (``"18.00"`` == ``"#### 18"``).
+
+    ``pred`` is an extracted answer (e.g. from ``extract_final_number``) or a short fragment
+    such as ``"$1,080."``; ``gold`` may be a full GSM8K answer field.
+    """
+    if pred is None:
+        return False
+    expected = gold_number(gold)
+    got = first_number(pred)
+    return expected is not None and got is not None and got == expected

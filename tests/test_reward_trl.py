@@ -1,0 +1,162 @@
+"""The TRL adapter: reward functions per term, gating, column errors, a real GRPOTrainer step."""
+
+from __future__ import annotations
+
+import pytest
+
+from gamermath.errors import GmrError
+from gamermath.rewards.runner import RewardRunner
+from gamermath.rewards.terms import RewardTerm, combine, resolve_rewards
+from gamermath.rewards.trl_adapter import (
+    RewardCountersCallback,
+    completion_text,
+    counter_logs,
+    make_reward_funcs,
+)
+
+CARD_TERMS = [
+    RewardTerm("exact-answer", weight=1.0, gate="format-think"),
+    RewardTerm("format", weight=0.3, options={"think": 1.0, "hash": 0.0}, label="format-think"),
+    RewardTerm("format", weight=0.2, options={"think": 0.0, "hash": 1.0}, label="format-hash"),
+]
+
+
+@pytest.fixture(scope="module")
+def runner():
+    with RewardRunner(workers=2) as shared:
+        yield shared
+
+
+def test_functions_are_named_by_label_and_weights_follow_terms(runner):
+    funcs, weights = make_reward_funcs(CARD_TERMS, runner)
+    assert [f.__name__ for f in funcs] == ["exact-answer", "format-think", "format-hash"]
+    assert weights == [1.0, 0.3, 0.2]
+
+
+def test_conversational_and_plain_completions_score_the_same(runner):
+    funcs, _ = make_reward_funcs([RewardTerm("exact-answer")], runner)
+    texts = ["<think>6*7</think>\n#### 42", "The answer is 41."]
+    chat = [[{"role": "assistant", "content": t}] for t in texts]
+    plain = funcs[0](prompts=["q", "q"], completions=texts, answer=["42", "42"])
+    conversational = funcs[0](
+        prompts=[[{"role": "user", "content": "q"}]] * 2,
+        completions=chat,
+        completion_ids=[[1], [2]],
+        answer=["#### 42", "#### 42"],
+        trainer_state=None,
+        log_extra=None,
+        log_metric=None,
+    )
+    assert plain == conversational == [1.0, 0.0]
+
+
+def test_completion_text_handles_message_shapes():
+    assert completion_text("plain") == "plain"
+    assert completion_text([{"role": "assistant", "content": "a"}, {"content": "b"}]) == "ab"
+    parts = [{"role": "assistant", "content": [{"type": "text", "text": "x"}]}]
+    assert completion_text(parts) == "x"
+    assert completion_text(None) == ""
+
+
+def test_gate_zeroes_correctness_without_the_format(runner):
+    funcs, weights = make_reward_funcs(CARD_TERMS, runner)
+    completions = [
+        "<think>6*7=42</think>\n#### 42",  # right, formatted
+        "6*7=42\n#### 42",  # right, no think block: gated to 0
+        "<think>6*7=41</think>\n#### 41",  # formatted, wrong
+    ]
+    answers = ["#### 42"] * 3
+    per_func = [f(prompts=["q"] * 3, completions=completions, answer=answers) for f in funcs]
+    assert per_func[0] == [1.0, 0.0, 0.0]
+    assert per_func[1] == [1.0, 0.0, 1.0]
+    assert per_func[2] == [1.0, 1.0, 1.0]
+    totals = [sum(w * col[i] for w, col in zip(weights, per_func, strict=True)) for i in range(3)]
+    assert totals == pytest.approx([1.5, 0.2, 0.5])
+    rewards = resolve_rewards(CARD_TERMS)
+    raw = {
+        "exact-answer": [1.0, 1.0, 0.0],
+        "format-think": per_func[1],
+        "format-hash": per_func[2],
+    }
+    assert combine(CARD_TERMS, raw, rewards) == pytest.approx([1.5, 0.2, 0.5])
+
+
+def test_gate_threshold_below_full_marks(runner):
+    terms = [
+        RewardTerm("exact-answer", gate="format", gate_threshold=0.5),
+        RewardTerm("format", weight=0.0, options={"preset": "qwen3.5-card"}),
+    ]
+    funcs, _ = make_reward_funcs(terms, runner)
+    # the card's format gives at most 0.5: with the default threshold (1.0) nothing would pass
+    completions = ["<think>x</think>\n#### 42", "<think>x</think> 42"]
+    assert funcs[0](prompts=["q"] * 2, completions=completions, answer=["42"] * 2) == [1.0, 0.0]
+
+
+def test_a_missing_dataset_column_is_named(runner):
+    funcs, _ = make_reward_funcs([RewardTerm("exact-answer", label="correct")], runner)
+    with pytest.raises(GmrError, match="'correct'.*needs dataset column 'answer'.*solution"):
+        funcs[0](prompts=["q"], completions=["#### 1"], solution=["1"], trainer_state=None)
+
+
+@pytest.mark.parametrize(
+    ("terms", "message"),
+    [
+        ([RewardTerm("format"), RewardTerm("format")], "label 'format' is used by two terms"),
+        ([RewardTerm("exact-answer", gate="fmt")], "gated on 'fmt', which is not a term"),
+        ([RewardTerm("exact-anser")], "unknown reward 'exact-anser'. Did you mean 'exact-answer'"),
+        ([RewardTerm("format", options={"thinks": 1})], "reward 'format' has no option 'thinks'"),
+    ],
+)
+def test_bad_mixes_fail_before_training(runner, terms, message):
+    with pytest.raises(GmrError, match=message):
+        make_reward_funcs(terms, runner)
+
+
+def test_a_real_grpo_step_logs_the_counters(tiny_model, tmp_path):
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import GRPOConfig, GRPOTrainer
+
+    rows = [
+        {"prompt": "What is 12 + 7? Answer:", "answer": "#### 19"},
+        {"prompt": "What is 6 * 7? Answer:", "answer": "#### 42"},
+    ]
+    terms = [
+        RewardTerm("exact-answer", weight=1.0, options={"last_number_fallback": True}),
+        RewardTerm("format", weight=0.5),
+    ]
+    seen: list[int] = []
+    with RewardRunner(workers=2) as runner:
+        funcs, weights = make_reward_funcs(terms, runner)
+        original = funcs[0]
+
+        def counting(*args, **kwargs):  # records the batch TRL hands the adapter
+            seen.append(len(kwargs["completions"]))
+            return original(*args, **kwargs)
+
+        counting.__name__ = original.__name__
+        funcs[0] = counting
+        args = GRPOConfig(
+            output_dir=str(tmp_path / "out"), per_device_train_batch_size=4, num_generations=4,
+            max_completion_length=8, max_steps=1, logging_steps=1, report_to=[], use_cpu=True,
+            bf16=False, save_strategy="no", disable_tqdm=True, seed=0, reward_weights=weights,
+        )
+        trainer = GRPOTrainer(
+            model=AutoModelForCausalLM.from_pretrained(tiny_model),
+            reward_funcs=funcs,
+            args=args,
+            train_dataset=Dataset.from_list(rows),
+            processing_class=AutoTokenizer.from_pretrained(tiny_model),
+            callbacks=[RewardCountersCallback(runner)],
+        )
+        trainer.train()
+        logged = next(h for h in trainer.state.log_history if "reward_timeouts/exact-answer" in h)
+        assert seen and all(n == 4 for n in seen)
+        assert runner.counters["exact-answer"]["calls"] == sum(seen)
+        assert runner.counters["format"]["calls"] == sum(seen)
+        for name in ("exact-answer", "format"):
+            assert logged[f"reward_timeouts/{name}"] == 0.0
+            assert logged[f"reward_errors/{name}"] == 0.0
+            assert f"reward_cache_hits/{name}" in logged
+            assert f"rewards/{name}/mean" in logged
+        assert counter_logs(runner)["reward_errors/format"] == 0.0
