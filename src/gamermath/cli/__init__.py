@@ -16,11 +16,17 @@ from gamermath import __version__
 
 #: command name -> "module:attribute"; imported only when the command runs or --help lists it.
 COMMANDS: dict[str, str] = {
+    "plan": "gamermath.cli.plan:plan",
+    "report": "gamermath.cli.report:report",
     "plugins": "gamermath.cli.plugins_cmd:plugins",
     "rewards": "gamermath.cli.reward:reward",
     "reward": "gamermath.cli.reward:reward",
     "datasets": "gamermath.cli.dataset:datasets",
+    "eval": "gamermath.cli.eval_cmd:eval_cmd",
     "evals": "gamermath.cli.evals:evals",
+    "models": "gamermath.cli.models:models",
+    "train": "gamermath.cli.train:train",
+    "recipe": "gamermath.cli.train:recipe",
 }
 
 

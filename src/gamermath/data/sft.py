@@ -34,13 +34,16 @@ def sft_pairs(
     seed: int = 0,
     options: Mapping[str, Any] | None = None,
     shots: int | None = None,
+    template_options: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Prompt-completion rows (plain dicts) for SFT; chat templates give message lists."""
     spec = plugins.get("template", template)
     completion_format = spec.options.get("completion_format")
     if not completion_format:
         raise GmrError(f"template '{template}' has no completion_format; it cannot build SFT data")
-    rows = render_prompts(dataset, split, template, data_dir, limit, seed, shots, options)
+    rows = render_prompts(
+        dataset, split, template, data_dir, limit, seed, shots, options, template_options
+    )
     if rows and "reasoning" not in rows[0]:
         raise GmrError(
             f"dataset '{dataset}' has no 'reasoning' column, so it cannot build SFT data "
@@ -64,6 +67,7 @@ def build_sft_dataset(
     seed: int = 0,
     options: Mapping[str, Any] | None = None,
     shots: int | None = None,
+    template_options: Mapping[str, Any] | None = None,
 ):
     """A ``datasets.Dataset`` in TRL SFTTrainer's prompt-completion format.
 
@@ -73,5 +77,7 @@ def build_sft_dataset(
     """
     import datasets
 
-    rows = sft_pairs(dataset, split, template, data_dir, limit, seed, options, shots)
+    rows = sft_pairs(
+        dataset, split, template, data_dir, limit, seed, options, shots, template_options
+    )
     return datasets.Dataset.from_list(rows)

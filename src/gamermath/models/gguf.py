@@ -22,12 +22,14 @@ from pathlib import Path
 from gamermath.errors import GmrError
 
 MARKER = "gmr-gguf-source.json"
+#: Bumped whenever the converted layout changes, so older cache entries are converted again.
+FORMAT_VERSION = 2
 
 
 def cache_key(path: Path) -> str:
     """A short hash of the file's absolute path, size and modification time."""
     stat = path.stat()
-    ident = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    ident = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|v{FORMAT_VERSION}"
     return hashlib.sha256(ident.encode()).hexdigest()[:16]
 
 
@@ -46,7 +48,12 @@ def _convert_into(path: Path, target: Path) -> None:
     folder, name = str(path.parent), path.name
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
     loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
-    model = AutoModelForCausalLM.from_config(loaded.config, dtype=torch.float32)
+    config = loaded.config
+    # The weights are saved dequantised: a GGUF quantization_config left in config.json would
+    # make from_pretrained (and so Trainer and plain lm_eval) treat them as quantised.
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
     if unexpected or [k for k in missing if "lm_head" not in k]:
         bad = missing or unexpected

@@ -1,0 +1,155 @@
+"""Dataset loaders the task YAMLs call through ``custom_dataset: !function utils.NAME``.
+
+lm-evaluation-harness calls ``custom_dataset(**metadata, **dataset_kwargs)``. ``gmr eval``
+puts ``data_dir`` into the metadata (``--data-dir`` or ``$GMR_DATA_DIR``); with a data
+directory the offline files are read (``gsm8k/{train,test}.jsonl``,
+``mmlu/{test,dev}/<subject>_{test,dev}.csv``), without one the same splits come from the
+Hugging Face hub (``openai/gsm8k`` ``main``, ``cais/mmlu`` ``<subject>``), exactly the data
+lm-eval's built-in tasks read.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+LETTERS = ("A", "B", "C", "D")
+
+
+def data_dir_from(metadata: dict[str, Any]) -> Path | None:
+    """The data directory named in the task metadata, else ``$GMR_DATA_DIR``, else None."""
+    value = metadata.get("data_dir") or os.environ.get("GMR_DATA_DIR", "").strip()
+    return Path(str(value)).expanduser() if value else None
+
+
+def _missing(path: Path, what: str):
+    from gamermath.errors import GmrError
+
+    return GmrError(f"{what}: data file {path} not found (check --data-dir / GMR_DATA_DIR)")
+
+
+def gsm8k_splits(**metadata: Any):
+    """GSM8K ``train`` and ``test`` with the hub's columns ``question`` and ``answer``."""
+    import datasets
+
+    root = data_dir_from(metadata)
+    if root is None:
+        return datasets.load_dataset("openai/gsm8k", "main")
+    files = {split: root / "gsm8k" / f"{split}.jsonl" for split in ("train", "test")}
+    for path in files.values():
+        if not path.is_file():
+            raise _missing(path, "gsm8k")
+    return datasets.load_dataset("json", data_files={k: str(v) for k, v in files.items()})
+
+
+def _with_worked_solution(row: dict[str, Any]) -> dict[str, Any]:
+    answer = str(row["answer"])
+    reasoning, _, final = answer.rpartition("####")
+    return {"reasoning": reasoning.strip(), "final": final.strip()}
+
+
+def gsm8k_with_solutions(**metadata: Any):
+    """GSM8K with ``reasoning`` (worked steps) and ``final`` (text after ``####``) columns."""
+    splits = gsm8k_splits(**metadata)
+    return splits.map(_with_worked_solution)
+
+
+def gsm8k_youronmath(**metadata: Any):
+    """GSM8K plus the split ``youronmath_shots``: the 8 train rows the paper's code drew.
+
+    The YouronMath evaluation calls ``random.seed(42)`` then ``random.sample(train, 8)``;
+    ``random.Random(42).sample`` draws the same rows in the same order.
+    """
+    import datasets
+
+    splits = gsm8k_with_solutions(**metadata)
+    train = splits["train"]
+    picked = random.Random(42).sample(range(len(train)), 8)
+    out = dict(splits)
+    out["youronmath_shots"] = train.select(picked)
+    return datasets.DatasetDict(out)
+
+
+def _mmlu_csv(path: Path, subject: str) -> list[dict[str, Any]]:
+    rows = []
+    with path.open(newline="", encoding="utf-8") as handle:
+        for record in csv.reader(handle):
+            if len(record) != 6 or record[5].strip() not in LETTERS:
+                from gamermath.errors import GmrError
+
+                raise GmrError(
+                    f"{path}: expected 6 columns question,A,B,C,D,answer-letter; got {record!r:.80}"
+                )
+            rows.append(
+                {
+                    "question": record[0],
+                    "subject": subject,
+                    "choices": record[1:5],
+                    "answer": LETTERS.index(record[5].strip()),
+                }
+            )
+    return rows
+
+
+def mmlu_subject(subject: str = "", **metadata: Any):
+    """One MMLU subject's ``test`` and ``dev`` splits with the hub's columns.
+
+    Columns: ``question``, ``subject``, ``choices`` (four strings), ``answer`` (0-3).
+    """
+    import datasets
+
+    root = data_dir_from(metadata)
+    if root is None:
+        return datasets.load_dataset("cais/mmlu", subject)
+    out = {}
+    for split in ("test", "dev"):
+        path = root / "mmlu" / split / f"{subject}_{split}.csv"
+        if not path.is_file():
+            raise _missing(path, f"mmlu {subject}")
+        out[split] = datasets.Dataset.from_list(_mmlu_csv(path, subject))
+    return datasets.DatasetDict(out)
+
+
+#: The four worked multiple-choice exemplars of ``mmlu_stem_cot4`` (written for gamermath:
+#: one each of arithmetic, kinematics, stoichiometry and algorithms; answers B, C, A, D).
+STEM_COT_EXEMPLARS: tuple[dict[str, Any], ...] = (
+    {
+        "question": "What is the remainder when 2^10 is divided by 7?",
+        "choices": ["1", "2", "4", "6"],
+        "answer": 1,
+        "rationale": "Powers of 2 modulo 7 repeat with period 3, since 2^3 = 8 leaves "
+        "remainder 1. Then 2^10 = (2^3)^3 * 2 leaves remainder 1 * 2 = 2.",
+    },
+    {
+        "question": "A car accelerates uniformly from rest to 20 m/s in 5 s. How far does it "
+        "travel in that time?",
+        "choices": ["20 m", "100 m", "50 m", "4 m"],
+        "answer": 2,
+        "rationale": "Under uniform acceleration from rest the average speed is half the final "
+        "speed, 10 m/s. Over 5 s the car covers 10 m/s * 5 s = 50 m.",
+    },
+    {
+        "question": "How many moles of water form when 2 moles of hydrogen gas react "
+        "completely with excess oxygen?",
+        "choices": ["2", "1", "4", "0.5"],
+        "answer": 0,
+        "rationale": "The balanced equation is 2 H2 + O2 -> 2 H2O, so each mole of H2 gives "
+        "one mole of water: 2 moles of H2 give 2 moles of H2O.",
+    },
+    {
+        "question": "What is the worst-case number of comparisons binary search needs on a "
+        "sorted array of n elements, in big-O notation?",
+        "choices": ["O(n)", "O(n log n)", "O(1)", "O(log n)"],
+        "answer": 3,
+        "rationale": "Each comparison halves the part of the array that can still hold the "
+        "target, so after about log2(n) halvings one element is left.",
+    },
+)
+
+
+def stem_cot_exemplars() -> list[dict[str, Any]]:
+    """The ``mmlu_stem_cot4`` few-shot docs (lm-eval ``fewshot_config.samples``)."""
+    return [dict(row, subject="") for row in STEM_COT_EXEMPLARS]

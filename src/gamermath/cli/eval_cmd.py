@@ -1,0 +1,88 @@
+"""``gmr eval --harness TASKS --model SOURCE``: lm-evaluation-harness on a (trained) model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gamermath.cli.output import print_table, stderr
+from gamermath.errors import GmrError
+
+
+def _limit(value: float | None) -> int | float | None:
+    if value is None:
+        return None
+    if value <= 0:
+        raise GmrError("--limit must be positive (a count, or a fraction below 1)")
+    return int(value) if value >= 1 and float(value).is_integer() else value
+
+
+def _batch_size(value: str) -> int | str:
+    if value == "auto" or value.startswith("auto:"):
+        return value
+    if not value.isdigit() or int(value) < 1:
+        raise GmrError(f"--batch-size {value}: expected a positive integer or 'auto'")
+    return int(value)
+
+
+@click.command("eval")
+@click.option("--harness", "tasks", required=True, metavar="TASKS",
+              help="Comma-separated lm-eval task or group names (gmr evals list).")
+@click.option("--model", "model", metavar="SOURCE",
+              help="Hub id, local dir, .gguf, pkg:NAME, or a training run directory.")
+@click.option("--adapter", metavar="RUN_DIR_OR_PATH",
+              help="A PEFT adapter folder or a run directory whose final adapter to apply.")
+@click.option("--num-fewshot", type=int, default=None, help="Override each task's shot count.")
+@click.option("--limit", type=float, default=None, help="Evaluate only the first N documents.")
+@click.option("--batch-size", default="1", show_default=True, help="Integer or 'auto'.")
+@click.option("--max-gen-toks", type=int, default=None,
+              help="Cap on generated tokens (overrides the tasks' own limits).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Offline benchmark files (else $GMR_DATA_DIR, else the hub).")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for results.json, results.md and samples_<task>.jsonl "
+              "(default with a run directory: RUN_DIR/eval).")
+@click.option("--compare", is_flag=True, help="Show published baselines beside our scores.")
+@click.option("--dtype", default="auto", show_default=True, help="auto, float32, bfloat16...")
+@click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: cuda if present)")
+def eval_cmd(tasks, model, adapter, num_fewshot, limit, batch_size, max_gen_toks, data_dir,
+             output, compare, dtype, device) -> None:
+    """Evaluate a model with lm-evaluation-harness and compare with published scores."""
+    from gamermath.data import resolve_data_dir
+    from gamermath.evaluation import baselines, resolve_target, run_harness, tables
+
+    names = [t.strip() for t in tasks.split(",") if t.strip()]
+    target = resolve_target(model, adapter)
+    data = resolve_data_dir(data_dir)
+    if data is not None and not data.is_dir():
+        raise GmrError(f"data directory {data} does not exist (--data-dir / GMR_DATA_DIR)")
+    if output is None and target.run_dir is not None:
+        output = target.run_dir / "eval"
+    if max_gen_toks is not None and max_gen_toks < 1:
+        raise GmrError("--max-gen-toks must be at least 1")
+    stderr.print(f"evaluating {target.label} on {', '.join(names)}")
+    run = run_harness(
+        target,
+        names,
+        num_fewshot=num_fewshot,
+        limit=_limit(limit),
+        batch_size=_batch_size(batch_size),
+        max_gen_toks=max_gen_toks,
+        data_dir=data,
+        dtype=dtype,
+        device=device,
+    )
+    print_table(f"lm-eval results: {target.label}", tables.RESULT_HEADER,
+                tables.results_rows(run.results))
+    extra = ""
+    if compare:
+        rows = baselines.comparison_rows(baselines.compare(run.results))
+        print_table("published baselines (ranked only under the same protocol)",
+                    baselines.COMPARE_HEADER, rows)
+        if rows:
+            extra = "\n## Published baselines\n\n" + tables.markdown_table(
+                baselines.COMPARE_HEADER, rows) + "\n"
+    if output is not None:
+        written = tables.write_outputs(run, output, extra)
+        stderr.print(f"wrote {len(written)} files to {output}")

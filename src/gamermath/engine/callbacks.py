@@ -1,0 +1,354 @@
+"""Trainer callbacks that write the run directory and show progress.
+
+- ``MetricsCallback``: one ``metrics.jsonl`` row per logged step (TRL's keys plus ``stage``,
+  ``step``, ``time``, ``completion_length``, ``step_time``, ``peak_memory_mb``).
+- ``CompletionRecorder``: wraps the reward functions to see each batch's completions and
+  per-term scores, and writes a sample to ``completions.jsonl`` every N steps.
+- ``HeldoutCallback``: held-out accuracy every N steps (and at the start and the end) with
+  the reward-hacking alarm.
+- ``RichProgressCallback``: a rich progress bar with ETA and the current reward (plain
+  lines when the output is not a terminal).
+- ``InterruptCallback``: Ctrl-C asks for a checkpoint at the end of the current step.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+import signal
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from transformers import TrainerCallback
+
+from gamermath.engine.heldout import HackingAlarm, HeldoutEvaluator
+from gamermath.engine.run_dir import RunDir
+from gamermath.rewards.completions import completion_text
+
+log = logging.getLogger("gamermath.engine")
+
+
+class RewardHackingWarning(UserWarning):
+    """Training reward rises while held-out accuracy falls (see ``HackingAlarm``)."""
+
+#: Logs the Trainer writes once at the end of ``train()``, not per step.
+SUMMARY_KEYS = ("train_runtime", "train_samples_per_second")
+
+
+def peak_memory_mb() -> float:
+    """Peak accelerator memory (CUDA) or peak resident memory of this process (CPU), in MiB."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 2**20
+    usage = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return usage / 1024 if sys.platform != "darwin" else usage / 2**20
+
+
+class MetricsCallback(TrainerCallback):
+    """Appends each log call of one stage to ``metrics.jsonl``."""
+
+    def __init__(self, run: RunDir, stage: str) -> None:
+        self.run = run
+        self.stage = stage
+        self._started: float | None = None
+        self._step_times: list[float] = []
+        self.last_row: dict[str, Any] = {}
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._started = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self._started is not None:
+            self._step_times.append(time.perf_counter() - self._started)
+            self._started = None
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        row: dict[str, Any] = {"stage": self.stage, "step": state.global_step, "time": time.time()}
+        row.update(logs)
+        if any(key in logs for key in SUMMARY_KEYS):
+            row["event"] = "stage_end"
+        else:
+            if "completions/mean_length" in logs:
+                row["completion_length"] = logs["completions/mean_length"]
+                row.setdefault("kl", None)  # TRL logs kl only when beta > 0
+            if self._step_times:
+                row["step_time"] = sum(self._step_times) / len(self._step_times)
+                self._step_times.clear()
+            row["peak_memory_mb"] = peak_memory_mb()
+            row.setdefault("epoch", state.epoch)
+        self.run.append(self.run.metrics, row)
+        self.last_row = row
+
+
+class CompletionRecorder(TrainerCallback):
+    """Sees every scored GRPO batch through its reward-function wrappers; logs samples."""
+
+    def __init__(
+        self,
+        run: RunDir,
+        labels: Sequence[str],
+        weights: Sequence[float],
+        every: int,
+        kept: int,
+    ) -> None:
+        self.run = run
+        self.labels = list(labels)
+        self.weights = dict(zip(labels, weights, strict=True))
+        self.every = max(1, every)
+        self.kept = max(1, kept)
+        self.batch: dict[str, Any] = {}
+
+    def wrap(self, funcs: Sequence[Callable[..., list[float]]]) -> list[Callable[..., list[float]]]:
+        """The reward functions, each also recording its scores for this batch."""
+        return [self._wrap_one(f, label) for f, label in zip(funcs, self.labels, strict=True)]
+
+    def _wrap_one(self, func: Callable[..., list[float]], label: str) -> Callable[..., list[float]]:
+        def recorded(prompts=None, completions=None, completion_ids=None, **kwargs):
+            scores = func(
+                prompts=prompts, completions=completions, completion_ids=completion_ids, **kwargs
+            )
+            batch = self.batch
+            if batch.get("id") != id(completions) or label in batch.get("scores", {}):
+                state = kwargs.get("trainer_state")
+                self.batch = batch = {
+                    "id": id(completions),
+                    "step": (state.global_step + 1) if state is not None else None,
+                    "prompts": list(prompts or []),
+                    "completions": list(completions or []),
+                    "answers": list(kwargs.get("answer") or [None] * len(completions or [])),
+                    "scores": {},
+                }
+            batch["scores"][label] = list(scores)
+            return scores
+
+        recorded.__name__ = func.__name__
+        recorded.__qualname__ = func.__qualname__
+        return recorded
+
+    def on_step_end(self, args, state, control, **kwargs):
+        step = state.global_step
+        if not state.is_world_process_zero or not self.batch:
+            return
+        if step != 1 and step % self.every:
+            return
+        batch = self.batch
+        for i in range(min(self.kept, len(batch["completions"]))):
+            scores = {
+                label: batch["scores"].get(label, [None] * (i + 1))[i] for label in self.labels
+            }
+            total = sum(
+                self.weights[label] * value for label, value in scores.items() if value is not None
+            )
+            self.run.append(
+                self.run.completions,
+                {
+                    "stage": "grpo",
+                    "step": step,
+                    "prompt": prompt_display(batch["prompts"][i]),
+                    "completion": completion_text(batch["completions"][i]),
+                    "answer": batch["answers"][i],
+                    "rewards": scores,
+                    "reward": total,
+                },
+            )
+
+
+def prompt_display(prompt: Any) -> str:
+    """A prompt as one string: plain text as is, chat messages as the last user turn."""
+    if isinstance(prompt, str):
+        return prompt
+    users = [m.get("content", "") for m in prompt if m.get("role") == "user"]
+    return str(users[-1]) if users else completion_text(prompt)
+
+
+class HeldoutCallback(TrainerCallback):
+    """Greedy held-out accuracy every ``every`` steps, at the start and at the end of a stage."""
+
+    def __init__(
+        self,
+        run: RunDir,
+        stage: str,
+        evaluator: HeldoutEvaluator,
+        every: int | None,
+        alarm: HackingAlarm | None,
+        at_start: bool,
+        at_end: bool = True,
+    ) -> None:
+        self.run = run
+        self.stage = stage
+        self.evaluator = evaluator
+        self.every = every
+        self.alarm = alarm
+        self.at_start = at_start
+        self.at_end = at_end
+        self.rewards: list[float] = []
+        self.last_step: int | None = None
+        self.results: list[dict[str, Any]] = []
+
+    def evaluate(self, state, model) -> None:
+        if not state.is_world_process_zero or model is None:
+            return
+        started = time.perf_counter()
+        metrics, completions = self.evaluator.evaluate(model)
+        row: dict[str, Any] = {"stage": self.stage, "step": state.global_step, "time": time.time()}
+        row.update(metrics)
+        row["heldout/seconds"] = time.perf_counter() - started
+        if self.alarm is not None:
+            reward = sum(self.rewards) / len(self.rewards) if self.rewards else None
+            if reward is not None:
+                row["heldout/train_reward"] = reward
+            row.update(self.alarm.add(state.global_step, reward, metrics["heldout/accuracy"]))
+            if row.get("alarm/reward_hacking"):
+                warnings.warn(
+                    f"reward-hacking alarm at {self.stage} step {state.global_step}: training "
+                    f"reward rising (slope {row['alarm/reward_slope']:+.3f}) while held-out "
+                    f"accuracy falls (slope {row['alarm/accuracy_slope']:+.3f}) over the last "
+                    f"{self.alarm.window} evaluations",
+                    RewardHackingWarning,
+                    stacklevel=1,
+                )
+        self.rewards.clear()
+        self.run.append(self.run.metrics, row)
+        self.results.append(row)
+        self.last_step = state.global_step
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        if self.at_start:
+            self.evaluate(state, model)
+
+    def on_log(self, args, state, control, logs=None, model=None, **kwargs):
+        if not logs or any(key in logs for key in SUMMARY_KEYS):
+            return
+        if logs.get("reward") is not None:
+            self.rewards.append(float(logs["reward"]))
+        step = state.global_step
+        if self.every and step % self.every == 0 and step != self.last_step:
+            self.evaluate(state, model)
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):
+        if self.at_end and state.global_step != self.last_step:
+            self.evaluate(state, model)
+
+
+class RichProgressCallback(TrainerCallback):
+    """A rich progress bar: steps, elapsed, ETA, the current reward (or loss)."""
+
+    def __init__(self, stage: str, console: Any = None) -> None:
+        from rich.console import Console
+
+        self.stage = stage
+        self.console = console or Console(stderr=True)
+        self.progress: Any = None
+        self.task: Any = None
+        self.status = ""
+        self.begun = 0.0
+        self.first: tuple[float, int] | None = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.begun = time.perf_counter()
+        self.progress = Progress(
+            TextColumn(f"[bold]{self.stage}[/bold]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[status]}"),
+            console=self.console,
+            transient=False,
+        )
+        self.task = self.progress.add_task(self.stage, total=state.max_steps or None, status="")
+        self.progress.start()
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if self.first is None:
+            self.first = (time.perf_counter(), state.global_step)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.progress is not None:
+            self.progress.update(self.task, completed=state.global_step, status=self.status)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.progress is None or not logs or any(k in logs for k in SUMMARY_KEYS):
+            return
+        parts = []
+        if logs.get("reward") is not None:
+            parts.append(f"reward {logs['reward']:.3f}")
+        if logs.get("loss") is not None:
+            parts.append(f"loss {logs['loss']:.4f}")
+        if logs.get("heldout/accuracy") is not None:
+            parts.append(f"held-out {logs['heldout/accuracy']:.0%}")
+        self.status = "  ".join(parts)
+        self.progress.update(self.task, completed=state.global_step, status=self.status)
+        if not self.console.is_terminal:  # logs and CI: one plain line per logged step
+            elapsed = time.perf_counter() - self.begun
+            since, first_step = self.first
+            done = max(state.global_step - first_step, 1)
+            remaining = (state.max_steps - state.global_step) * (time.perf_counter() - since) / done
+            self.console.print(
+                f"{self.stage} step {state.global_step}/{state.max_steps}  {self.status}  "
+                f"elapsed {elapsed:.0f}s  eta {remaining:.0f}s",
+                highlight=False,
+            )
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.progress is not None:
+            self.progress.update(self.task, completed=state.global_step)
+            self.progress.stop()
+            self.progress = None
+
+
+class InterruptCallback(TrainerCallback):
+    """Ctrl-C (SIGINT) or SIGTERM: checkpoint at the end of the current step, then stop.
+
+    A second Ctrl-C stops at once (the default handler is restored after the first).
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread
+                pass
+
+    def uninstall(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    def _handle(self, signum, frame) -> None:
+        self.requested = True
+        print(
+            "\ninterrupt: saving a checkpoint at the end of this step (interrupt again to "
+            "stop now)",
+            file=sys.stderr,
+            flush=True,
+        )
+        signal.signal(signum, self._previous.get(signum, signal.SIG_DFL))
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.requested:
+            control.should_save = True
+            control.should_training_stop = True
+        return control

@@ -1,0 +1,82 @@
+"""Results as files and Markdown: ``results.json``, ``results.md``, ``samples_<task>.jsonl``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from gamermath.evaluation.harness import HarnessRun
+
+
+def percent(value: float | None) -> str:
+    """``0.1234`` -> ``12.34``; missing -> ``-``."""
+    return "-" if value is None else f"{100 * value:.2f}"
+
+
+def results_rows(results: dict[str, Any]) -> list[tuple[str, ...]]:
+    """One row per (task, metric, filter): task, n, shots, metric, filter, score %, stderr %."""
+    rows = []
+    for task, entry in results["tasks"].items():
+        for key, metric in entry["metrics"].items():
+            name, _, filt = key.partition(",")
+            rows.append(
+                (
+                    task,
+                    str(entry["n"]),
+                    str(entry["num_fewshot"]),
+                    name,
+                    filt,
+                    percent(metric["value"]),
+                    percent(metric["stderr"]),
+                )
+            )
+    return rows
+
+
+RESULT_HEADER = ("task", "n", "shots", "metric", "filter", "score %", "stderr %")
+
+
+def markdown_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """A GitHub-flavoured Markdown table (``|`` in cells escaped)."""
+
+    def line(cells) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    return "\n".join([line(header), line("---" for _ in header), *map(line, rows)])
+
+
+def results_markdown(results: dict[str, Any]) -> str:
+    """The ``results.md`` document: what was evaluated, the score table, each protocol."""
+    adapter = f" + adapter `{results['adapter']}`" if results.get("adapter") else ""
+    parts = [
+        f"# Evaluation of `{results['model']}`{adapter}",
+        "",
+        f"lm-eval {results['lm_eval_version']}, {results['created']}, "
+        f"limit {results['settings'].get('limit')}",
+        "",
+        markdown_table(RESULT_HEADER, results_rows(results)),
+        "",
+        "Protocols:",
+        "",
+    ]
+    parts += [f"- `{task}`: {entry['protocol'] or 'lm-eval built-in'}"
+              for task, entry in results["tasks"].items()]
+    return "\n".join(parts) + "\n"
+
+
+def write_outputs(run: HarnessRun, output: Path, extra_markdown: str = "") -> list[Path]:
+    """Write ``results.json``, ``results.md`` and ``samples_<task>.jsonl`` into ``output``."""
+    from lm_eval.utils import handle_non_serializable
+
+    output.mkdir(parents=True, exist_ok=True)
+    written = [output / "results.json", output / "results.md"]
+    written[0].write_text(json.dumps(run.results, indent=2) + "\n", encoding="utf-8")
+    written[1].write_text(results_markdown(run.results) + extra_markdown, encoding="utf-8")
+    for task, samples in run.samples.items():
+        path = output / f"samples_{task}.jsonl"
+        with path.open("w", encoding="utf-8") as handle:
+            for sample in samples:
+                handle.write(json.dumps(sample, default=handle_non_serializable) + "\n")
+        written.append(path)
+    return written
