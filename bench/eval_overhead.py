@@ -12,7 +12,6 @@ Prints each timing and the ratio of medians (goal: at most 1.05).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -52,22 +51,6 @@ def gmr_command(model_dir: str, data: Path, work: Path, limit: int, toks: int) -
     ]
 
 
-def plain_hf_dir(model_dir: str, dest: Path) -> str:
-    """``model_dir`` with any ``quantization_config`` left by a GGUF conversion dropped.
-
-    The converted SmolLM2 config still names its GGUF file, which plain ``from_pretrained``
-    (lm-eval's ``HFLM``) refuses; the weights are plain float32. Files are symlinked.
-    """
-    dest.mkdir(parents=True, exist_ok=True)
-    for item in Path(model_dir).iterdir():
-        if item.name != "config.json":
-            (dest / item.name).symlink_to(item)
-    config = json.loads((Path(model_dir) / "config.json").read_text())
-    config.pop("quantization_config", None)
-    (dest / "config.json").write_text(json.dumps(config, indent=2))
-    return str(dest)
-
-
 def timed(cmd: list[str]) -> float:
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
@@ -95,7 +78,7 @@ def main() -> None:
     times: dict[str, list[float]] = {"lm_eval": [], "gmr": []}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        model_dir = plain_hf_dir(converted, work / "smollm2")
+        model_dir = converted
         commands = {
             "lm_eval": plain_command(model_dir, data, work, args.limit, args.max_gen_toks),
             "gmr": gmr_command(model_dir, data, work, args.limit, args.max_gen_toks),

@@ -94,7 +94,12 @@ def test_gguf_converts_once_and_matches_the_original(tiny_model, tiny_gguf, tmp_
     assert (Path(first) / MARKER).stat().st_mtime_ns == stamp
     assert record["resolved"] == first
     reference = AutoModelForCausalLM.from_pretrained(tiny_model)
+    # the saved weights are dequantised, so config.json must not call them GGUF-quantised:
+    # plain from_pretrained (Trainer, lm_eval's HFLM) would refuse the folder
+    assert "quantization_config" not in json.loads((Path(first) / "config.json").read_text())
     ids = tokenizer("What is 12 + 7? #### 19", return_tensors="pt").input_ids
+    plain = AutoModelForCausalLM.from_pretrained(first)
+    assert torch.allclose(plain(ids).logits, reference(ids).logits, atol=1e-5)
     assert torch.allclose(model(ids).logits, reference(ids).logits, atol=1e-5)
     assert (
         tokenizer.apply_chat_template(
