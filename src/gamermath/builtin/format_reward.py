@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gamermath.hookspecs import hookimpl
-from gamermath.specs import Reward
+from gamermath.specs import OptionError, Reward
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {
@@ -57,6 +57,18 @@ def parts(options: Mapping[str, Any]) -> dict[str, Any]:
     return chosen
 
 
+def check_options(options: Mapping[str, Any]) -> None:
+    """A known ``preset`` and a ``regex`` that compiles."""
+    preset = str(options.get("preset") or "")
+    if preset and preset not in PRESETS:
+        raise OptionError("preset", f"unknown format preset '{preset}'; known: "
+                          f"{', '.join(PRESETS)}")
+    try:
+        re.compile(str(options.get("regex") or ""))
+    except re.error as exc:
+        raise OptionError("regex", f"is not a valid regular expression ({exc})") from None
+
+
 def score(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any]) -> float:
     """The summed weights of the format parts the completion has."""
     chosen = parts(options)
@@ -88,5 +100,6 @@ def register_rewards(register):
                 "think_open_in_prompt": False,
             },
             timeout=2.0,
+            check_options=check_options,
         )
     )

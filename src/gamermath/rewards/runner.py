@@ -297,6 +297,14 @@ class RewardRunner:
         except Exception:
             pass
 
+    def restore_counters(self, counts: Mapping[str, Mapping[str, int]]) -> None:
+        """Continue counting from earlier totals (a resumed run), by reward name and kind."""
+        for name, kinds in counts.items():
+            counter = self._counter(name)
+            for kind, value in kinds.items():
+                if kind in counter:
+                    counter[kind] = int(value)
+
     # -- internals --------------------------------------------------------------------------
 
     def _counter(self, name: str) -> dict[str, int]:
