@@ -109,10 +109,13 @@ def _kill_group(pid: int) -> None:
         pass
 
 
-def _exited(pid: int) -> bool:
-    """Whether the process has exited, without reaping it (its pid stays reserved)."""
+def _exited(proc: subprocess.Popen) -> bool:
+    """Whether the process has exited, without reaping it (its pid stays reserved) where
+    ``os.waitid`` exists; elsewhere it is reaped."""
+    if not hasattr(os, "waitid"):
+        return proc.poll() is not None
     try:
-        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+        return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
     except ChildProcessError:
         return True
 
@@ -137,7 +140,9 @@ def run_program(
     layers: Iterable[str] = ALL_LAYERS,
 ) -> RunResult:
     """Run ``code`` isolated (``mode``: ``script`` or ``solution-body``); never raises for
-    anything the program does."""
+    anything the program does (RuntimeError on a system without POSIX processes)."""
+    if os.name != "posix":
+        raise RuntimeError("gmr-reward-program runs programs on Linux and macOS only")
     limits = limits or Limits()
     started = time.perf_counter()
     workdir = os.path.realpath(tempfile.mkdtemp(prefix=WORKDIR_PREFIX))
@@ -212,7 +217,7 @@ def _collect(
             if key.fd != report_read and len(buffers[key.fd]) > limits.output_bytes:
                 status = "output-limit"
     selector.close()
-    while not status and not _exited(proc.pid):
+    while not status and not _exited(proc):
         if time.perf_counter() >= deadline:
             status = "timeout"
         else:
