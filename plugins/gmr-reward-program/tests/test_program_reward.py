@@ -123,6 +123,15 @@ def test_bad_options_are_errors_that_name_the_option(options, message):
         score(fenced("print(72)"), GOLD, {**OPTIONS, **options})
 
 
+def test_a_sandbox_that_cannot_start_the_program_is_an_error_not_a_zero(monkeypatch, tmp_path):
+    """A broken installation (here: the launcher file is missing) must not score 0 quietly."""
+    from gmr_reward_program import sandbox
+
+    monkeypatch.setattr(sandbox, "JAIL_MAIN", str(tmp_path / "jail_main.py"))
+    with pytest.raises(RuntimeError, match=r"the sandbox failed before the program ran \(error\)"):
+        score(fenced("print(72)"), GOLD, OPTIONS)
+
+
 def test_require_lets_a_run_through_when_the_layers_take_effect():
     assert score(fenced("print(72)"), GOLD, {**OPTIONS, "require": "audit,rlimits"}) == 1.0
 

@@ -16,7 +16,8 @@ that fails, runs out of time, memory or output, or prints nothing scores 0.0.
 
 ``require`` lists isolation layers (comma-separated, see ``sandbox.ALL_LAYERS``) that must
 take effect; where one does not, the sample is an error (the runner's fallback, counted),
-so a run never silently executes model code with less isolation than asked for.
+so a run never silently executes model code with less isolation than asked for. A sandbox
+that fails before the program starts (no layer report) is an error too, never a silent 0.
 """
 
 from __future__ import annotations
@@ -140,6 +141,9 @@ def evaluate(
         return 0.0, None
     mode = "solution-body" if extract == "solution-body" else "script"
     result = run_program(code, limits, mode)
+    if not result.layers:  # the sandbox broke before the program ran: not the model's fault
+        detail = " ".join(result.stderr.split())[-300:]
+        raise RuntimeError(f"the sandbox failed before the program ran ({result.status}): {detail}")
     missing = [name for name in required if not result.layer_on(name)]
     if missing:
         reasons = "; ".join(f"{n}: {result.layers.get(n, 'no report')}" for n in missing)
