@@ -80,7 +80,9 @@ def isolate(job: dict) -> dict[str, str]:
             kernel.die_with_parent(None)
         if status["mountns"] == "on":
             mounts = kernel.setup_mounts(workdir, int(job["disk_mb"]), status["pidns"] == "on")
-            status["mountns"] = "on (" + ", ".join(f"{k}: {v}" for k, v in mounts.items()) + ")"
+            whole = mounts["tmpfs"] == "on" and mounts["readonly"] == "on"
+            parts = ", ".join(f"{k}: {v}" for k, v in mounts.items())
+            status["mountns"] = f"{'on' if whole else 'partly'} ({parts})"
             os.chdir(workdir)
     if "rlimits" in wanted:
         status["rlimits"] = set_limits(job)
