@@ -229,23 +229,23 @@ def test_youronmath_code_prompt_is_the_released_format(tmp_path):
 
 def test_the_released_code_program_recipe_says_what_the_source_says():
     r = load_recipe(REPO / "recipes" / "youronmath-released-code-program.toml")
-    assert (r["model"]["source"], r["model"]["dtype"]) == ("Qwen/Qwen2.5-Math-1.5B", "float16")
-    assert (r["lora"]["r"], r["lora"]["alpha"], r["lora"]["dropout"]) == (16, 32, 0.05)
-    assert len(r["lora"]["target_modules"]) == 7
-    assert r["data"]["template"] == "youronmath-code"
-    assert r["data"]["template_options"]["num_examples"] == 2
-    fmt, program = r["rewards"]
-    assert (fmt["name"], fmt["weight"], fmt["options"]["regex"]) == (
+    assert (r.model.source, r.model.dtype) == ("Qwen/Qwen2.5-Math-1.5B", "float16")
+    assert (r.lora.r, r.lora.alpha, r.lora.dropout) == (16, 32, 0.05)
+    assert len(r.lora.target_modules) == 7
+    assert r.data.template == "youronmath-code"
+    assert r.data.template_options["num_examples"] == 2
+    fmt, program = r.rewards
+    assert (fmt.name, fmt.weight, fmt.options["regex"]) == (
         "format", 0.5, "\\n    return\\s+(.+)\\n"
     )
-    assert (program["name"], program["weight"]) == ("program", 1.0)
-    assert program["options"] == {
+    assert (program.name, program.weight) == ("program", 1.0)
+    assert program.options == {
         "extract": "solution-body", "compare": "exact-answer", "tolerance": 1e-3, "wall_s": 1.0
     }
-    g = r["grpo"]
+    g = r.grpo.trl
     assert (g["learning_rate"], g["num_generations"], g["bf16"]) == (2e-5, 2, True)
     assert (g["per_device_train_batch_size"], g["gradient_accumulation_steps"]) == (4, 4)
-    assert (g["max_prompt_length"], g["max_completion_length"], g["max_grad_norm"]) == (
+    assert (r.grpo.max_prompt_length, g["max_completion_length"], g["max_grad_norm"]) == (
         128, 150, 0.1
     )
-    assert (r["run"]["seed"], r["run"]["checkpoint_every"]) == (42, 100)
+    assert (r.run.seed, r.run.checkpoint_every) == (42, 100)
