@@ -32,7 +32,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     "qwen3.5-card": {"think": 0.3, "hash": 0.2, "regex": "", "regex_weight": 0.0},
 }
 
-_HASH_LINE = re.compile(r"^[ \t]*####[ \t]*\$?[ \t]*-?\d[\d,]*(?:\.\d+)?[ \t]*\.?[ \t]*$", re.M)
+# Possessive quantifiers (``*+``): linear time even on "####" followed by 16,000 blanks.
+_HASH_LINE = re.compile(
+    r"^[ \t]*+####[ \t]*+(?:\$[ \t]*+)?-?\d[\d,]*+(?:\.\d++)?+[ \t]*+\.?[ \t]*+$", re.M
+)
 
 
 def has_closed_think(completion: str, open_in_prompt: bool = False) -> bool:

@@ -21,6 +21,7 @@ from collections.abc import Hashable, Mapping
 from typing import Any
 
 from gamermath.hookspecs import hookimpl
+from gamermath.rewards.guards import MAX_ANSWER_CHARS, unsafe_reason
 from gamermath.specs import Reward
 
 #: Imported by the reward worker forkserver: math-verify, warmed (see gamermath.rewards.runner).
@@ -59,65 +60,10 @@ def prediction_part(completion: str) -> tuple[str, str]:
     return "text", completion
 
 
-#: Limits of the pre-parse guard: answers beyond them score 0 without reaching sympy.
-MAX_ANSWER_CHARS = 1000
-MAX_BRACE_DEPTH = 12
-MAX_NUMERIC_EXPONENT = 100_000
+#: The last characters of a completion without ``\\boxed``/``####`` that math-verify reads.
 TEXT_TAIL_CHARS = 5000
-
-_POWER = re.compile(r"(\^|\*\*)\s*(\{|\(|-?\d+(?:\.\d+)?|[A-Za-z])")
-_CHAINED_POWER = re.compile(r"(\^|\*\*)\s*-?\d+(?:\.\d+)?\s*(\^|\*\*)")
-_BIG_FACTORIAL = re.compile(r"\d{5,}\s*!|\^[^!]{0,40}[)}]\s*!")
-
-
-def _group_end(text: str, start: int) -> int:
-    """Index just past the balanced group opening at ``text[start]``."""
-    closing = {"{": "}", "(": ")"}[text[start]]
-    depth = 0
-    for i in range(start, len(text)):
-        if text[i] == text[start]:
-            depth += 1
-        elif text[i] == closing:
-            depth -= 1
-            if depth == 0:
-                return i + 1
-    return len(text)
-
-
-def unsafe_reason(text: str, max_chars: int | None = MAX_ANSWER_CHARS) -> str | None:
-    """Why sympy could run for minutes on this answer (a power tower, a huge exponent, deep
-    nesting, a factorial of a large or composite number), or None when it looks safe.
-    """
-    if max_chars is not None and len(text) > max_chars:
-        return f"longer than {max_chars} characters"
-    depth = deepest = 0
-    for char in text:
-        if char in "{(":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "})":
-            depth -= 1
-    if deepest > MAX_BRACE_DEPTH:
-        return f"nested deeper than {MAX_BRACE_DEPTH} groups"
-    if _CHAINED_POWER.search(text):
-        return "a numeric power tower"
-    for match in _POWER.finditer(text):
-        token = match.group(2)
-        if token in "{(":
-            start = match.start(2)
-            exponent = text[start + 1 : _group_end(text, start) - 1]
-        else:
-            exponent = token
-        letters = re.sub(r"\\[A-Za-z]+", "", exponent)
-        numeric = not re.search(r"[A-Za-z]", letters)
-        if numeric and ("^" in exponent or "**" in exponent):
-            return "a numeric power tower"
-        number = re.fullmatch(r"\s*-?(\d+)(?:\.\d+)?\s*", exponent)
-        if number and int(number.group(1)[:12]) > MAX_NUMERIC_EXPONENT:
-            return f"an exponent above {MAX_NUMERIC_EXPONENT}"
-    if _BIG_FACTORIAL.search(text):
-        return "a factorial of a large or composite number"
-    return None
+#: Extracted answers longer than this are keyed by a digest (they score 0 anyway).
+MAX_KEY_CHARS = 1000
 
 
 def _latex_config():
@@ -132,8 +78,10 @@ def _latex_config():
 
 
 def _parse(kind: str, text: str) -> list:
-    """math-verify's parse with its own timeout off; boxed text tries two configurations."""
-    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
+    """math-verify's LaTeX parse with its own timeout off; boxed text tries two
+    configurations. math-verify's ``ExprExtractionConfig`` is never used: it hands the text
+    to ``sympy.parse_expr``, which is Python ``eval``."""
+    from math_verify import LatexExtractionConfig, parse
 
     if kind == "text":
         return parse(
@@ -141,7 +89,7 @@ def _parse(kind: str, text: str) -> list:
         )
     wrapped = f"$\\boxed{{{text}}}$"
     found: list = []
-    for config in ([LatexExtractionConfig(), ExprExtractionConfig()], [_latex_config()]):
+    for config in ([LatexExtractionConfig()], [_latex_config()]):
         found = parse(wrapped, config, parsing_timeout=None) or found
         if found and not isinstance(found[0], str):
             break
@@ -298,8 +246,11 @@ def cache_key(completion: str, columns: Mapping[str, Any], options: Mapping[str,
 
     kind, text = prediction_part(completion)
     if kind == "text":
+        text = completion[-TEXT_TAIL_CHARS:]
+    if kind == "text" or len(text) > MAX_KEY_CHARS:
         text = text_digest(text, {})
-    return kind, text, gold_latex(columns["answer"])
+    gold = gold_latex(columns["answer"])
+    return kind, text, gold if len(gold) <= MAX_KEY_CHARS else text_digest(gold, {})
 
 
 @hookimpl

@@ -1,8 +1,10 @@
 """Final-answer extraction and numeric comparison for GSM8K-style answers.
 
-Used by the ``exact-answer`` reward, the engine's held-out accuracy and evaluation. All
-functions are linear-time regular-expression work (safe on a megabyte of text) and never
-raise on odd input.
+Used by the ``exact-answer`` reward, the engine's held-out accuracy and evaluation, all in
+the trainer's own process (cache keys), so everything here is linear-time and length-capped:
+only the last ``MAX_TEXT_CHARS`` of a completion and the first ``MAX_FRAGMENT_CHARS`` of an
+answer fragment are read, and no regular expression can backtrack quadratically (a test
+feeds megabyte-long pathological strings). Nothing here raises on odd input.
 
 Where the final answer is, in priority order:
 
@@ -26,17 +28,28 @@ from fractions import Fraction
 
 #: Longest digit string treated as a number (Python refuses int() of > 4300 digits).
 MAX_DIGITS = 200
+#: Only the last this many characters of a completion are searched for its final answer
+#: (a 4,096-token completion is about 16,000 characters).
+MAX_TEXT_CHARS = 50_000
+#: Only the first this many characters of an answer fragment (after leading blanks) are read.
+MAX_FRAGMENT_CHARS = 1_000
+#: Longest ``\boxed{...}`` content read; a longer or unclosed box is no answer.
+MAX_BOXED_CHARS = 10_000
 
 _MINUS = "-\u2212\u2012\u2013\u2014\ufe63\uff0d"
+# Every match starts with a digit or ".digit" (after an optional sign and "$"), so the
+# optional parts never scan the same blanks from many start positions; possessive
+# quantifiers (``*+``) never give back what they matched.
 _NUMBER = re.compile(
-    rf"(?:(?<![\w)\]}}])(?P<sign>[{_MINUS}]))?(?:\$[ \t]*(?P<sign2>[{_MINUS}])?)?"
-    r"(?P<int>\d{1,3}(?:,\d{3})+|\d+)?(?P<frac>\.\d+)?"
-    r"(?:[ \t]*/[ \t]*(?P<den>\d+(?:\.\d+)?))?"
+    rf"(?:(?<![\w)\]}}])(?P<sign>[{_MINUS}]))?(?:\$[ \t]*+(?P<sign2>[{_MINUS}])?)?"
+    r"(?:(?P<int>\d{1,3}(?:,\d{3})++|\d++)(?P<frac>\.\d++)?|(?P<frac2>\.\d++))"
+    r"(?:[ \t]*+/[ \t]*+(?P<den>\d++(?:\.\d++)?))?"
 )
-_LATEX_FRAC = re.compile(r"\\[dt]?frac\s*\{\s*([^{}]*)\}\s*\{\s*([^{}]*)\}")
-_LATEX_FRAC_SHORT = re.compile(r"\\[dt]?frac\s*(\d)\s*(\d)")
-_TEXT_CMD = re.compile(r"\\(?:text|textbf|mathrm|mbox|operatorname)\s*\{([^{}]*)\}")
-_ANSWER_IS = re.compile(r"answer\s+is\s*[:=]?", re.IGNORECASE)
+_LATEX_FRAC = re.compile(r"\\[dt]?frac\s*+\{([^{}]*+)\}\s*+\{([^{}]*+)\}")
+_LATEX_FRAC_SHORT = re.compile(r"\\[dt]?frac\s*+(\d)\s*+(\d)")
+_TEXT_CMD = re.compile(r"\\(?:text|textbf|mathrm|mbox|operatorname)\s*+\{([^{}]*+)\}")
+_ANSWER_IS = re.compile(r"answer\s++is\s*+[:=]?", re.IGNORECASE)
+_BRACE = re.compile(r"[{}]")
 
 
 def _clean_latex(fragment: str) -> str:
@@ -61,7 +74,7 @@ def _to_fraction(int_part: str | None, frac_part: str | None) -> Fraction | None
 
 
 def _parse_match(match: re.Match[str]) -> Fraction | None:
-    value = _to_fraction(match.group("int"), match.group("frac"))
+    value = _to_fraction(match.group("int"), match.group("frac") or match.group("frac2"))
     if value is None:
         return None
     den = match.group("den")
@@ -72,22 +85,21 @@ def _parse_match(match: re.Match[str]) -> Fraction | None:
     return -value if (match.group("sign") or match.group("sign2")) else value
 
 
-def _numbers(fragment: str) -> list[re.Match[str]]:
-    return [
-        m for m in _NUMBER.finditer(fragment) if m.group("int") or m.group("frac")
-    ]
-
-
 def first_number(fragment: str) -> Fraction | None:
-    """The first number in a short answer fragment, normalised (``$1,080.`` -> 1080)."""
-    found = _numbers(_clean_latex(fragment))
-    return _parse_match(found[0]) if found else None
+    """The first number in a short answer fragment, normalised (``$1,080.`` -> 1080).
+
+    Reads the first ``MAX_FRAGMENT_CHARS`` characters after leading blanks.
+    """
+    found = _NUMBER.search(_clean_latex(fragment.lstrip()[:MAX_FRAGMENT_CHARS]))
+    return _parse_match(found) if found else None
 
 
 def last_number(text: str) -> Fraction | None:
-    """The last number anywhere in ``text``."""
-    found = _numbers(_clean_latex(text))
-    return _parse_match(found[-1]) if found else None
+    """The last number in the last ``MAX_TEXT_CHARS`` characters of ``text``."""
+    found = None
+    for found in _NUMBER.finditer(_clean_latex(text[-MAX_TEXT_CHARS:])):  # noqa: B007
+        pass
+    return _parse_match(found) if found else None
 
 
 def format_number(value: Fraction) -> str:
@@ -106,39 +118,42 @@ def format_number(value: Fraction) -> str:
 
 
 def last_boxed(text: str) -> str | None:
-    """The content of the last ``\\boxed{...}`` or ``\\fbox{...}``, braces balanced."""
+    """The content of the last ``\\boxed{...}`` or ``\\fbox{...}``, braces balanced.
+
+    None when there is no box, or when it is unclosed within ``MAX_BOXED_CHARS``.
+    """
     start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
     if start < 0:
         return None
-    after = text[start + (6 if text.startswith("\\boxed", start) else 5) :]
+    begin = start + (6 if text.startswith("\\boxed", start) else 5)
+    after = text[begin : begin + MAX_BOXED_CHARS]
     stripped = after.lstrip()
     if not stripped.startswith("{"):  # ``\boxed 5``
-        tokens = stripped.split("$", 1)[0].split()
+        tokens = stripped[:MAX_FRAGMENT_CHARS].split("$", 1)[0].split()
         return tokens[0] if tokens else None
-    brace = len(text) - len(stripped)
     depth = 0
-    for i in range(brace, len(text)):
-        char = text[i]
-        if char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-            if depth == 0:
-                return text[brace + 1 : i]
+    for match in _BRACE.finditer(stripped):
+        depth += 1 if match.group() == "{" else -1
+        if depth == 0:
+            return stripped[1 : match.start()]
     return None
 
 
 def after_last_marker(text: str, marker: str = "####") -> str | None:
-    """The text after the last ``marker`` (up to the end of that line), or None."""
+    """The text after the last ``marker`` up to the end of that line (at most
+    ``MAX_FRAGMENT_CHARS`` characters after leading blanks), or None."""
     index = text.rfind(marker)
     if index < 0:
         return None
-    return text[index + len(marker) :].split("\n", 1)[0]
+    end = text.find("\n", index)
+    tail = text[index + len(marker) : end if end >= 0 else len(text)].lstrip(" \t")
+    return tail[:MAX_FRAGMENT_CHARS]
 
 
 def _final_value(text: str, last_number_fallback: bool) -> Fraction | None:
     if not isinstance(text, str) or not text:
         return None
+    text = text[-MAX_TEXT_CHARS:]
     tail = after_last_marker(text)
     if tail is not None:
         value = first_number(tail)
