@@ -124,6 +124,8 @@ def _violations(reward: Reward, results: Sequence[SampleResult], n: int) -> list
     for i, result in enumerate(results):
         if result.status == "timeout":
             problem = f"time over budget: no result within {reward.timeout:g} s"
+        elif result.status in ("oom", "cpu_limit"):
+            problem = f"over a worker limit: {result.detail}"
         elif result.status == "error" and "not a float" in result.detail:
             problem = f"non-float: {result.detail}"
         elif result.status == "error" and "finite" in result.detail:

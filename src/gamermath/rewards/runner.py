@@ -7,7 +7,12 @@ never leaves the process. The rest goes to a pool of long-lived worker processes
 at a time per worker. A worker still busy after the reward's ``timeout`` is killed
 (SIGKILL, which also stops C-level sympy work that ``signal.alarm`` cannot) and replaced; the
 sample gets the fallback value and counts as a timeout. An exception, a non-float or a NaN
-gets the fallback and counts as an error. Nothing a reward does can hang or crash the caller.
+gets the fallback and counts as an error. Workers run under an address-space limit
+(``RLIMIT_AS``, ``memory_limit_mb``) and a per-sample CPU-time limit (``RLIMIT_CPU``,
+``cpu_time_limit_s``): a sample that exceeds either gets the fallback and counts as ``oom``
+or ``cpu_limit``, and the worker is replaced. Workers ignore SIGINT, so Ctrl-C in a terminal
+reaches only the trainer, which decides what it means; a sample is never scored as an error
+because of it. Nothing a reward does can hang, crash or exhaust the memory of the caller.
 
 Workers come from a ``forkserver`` that imports math-verify once, so a replacement worker
 starts in milliseconds and no worker is forked from a process that holds CUDA or torch threads.
@@ -16,9 +21,11 @@ starts in milliseconds and no worker is forked from a process that holds CUDA or
 from __future__ import annotations
 
 import importlib.util
+import math
 import multiprocessing
 import multiprocessing.spawn as spawn
 import pickle
+import signal
 import sys
 import threading
 import time
@@ -34,9 +41,16 @@ from gamermath.rewards.options import resolve_options
 from gamermath.specs import Reward
 
 #: Statuses a sample can end with.
-STATUSES = ("ok", "timeout", "error")
+STATUSES = ("ok", "timeout", "error", "oom", "cpu_limit")
+#: Per-reward counters: samples seen, outcomes other than ok, and cache hits.
+COUNTERS = ("calls", "timeouts", "errors", "oom", "cpu_limit", "cache_hits")
+#: The counter each failed status adds to.
+STATUS_COUNTER = {"timeout": "timeouts", "error": "errors", "oom": "oom", "cpu_limit": "cpu_limit"}
 #: Most samples sent to a worker in one message.
 CHUNK_MAX = 16
+#: Default worker limits: address space (MiB) and CPU seconds per sample.
+MEMORY_LIMIT_MB = 2048
+CPU_TIME_LIMIT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -86,10 +100,11 @@ spawn.get_preparation_data = _preparation_data
 def preload_modules(rewards: Sequence[Reward]) -> list[str]:
     """Modules the worker forkserver imports once, so that every worker inherits them.
 
-    The worker loop, each reward's own module, and whatever that module lists in an optional
-    ``GMR_PRELOAD`` sequence (``sympy-equivalence`` lists a math-verify warm-up).
+    SIGINT off (``forkserver_init``), the worker loop, each reward's own module, and whatever
+    that module lists in an optional ``GMR_PRELOAD`` sequence (``sympy-equivalence`` lists a
+    math-verify warm-up).
     """
-    modules = ["gamermath.rewards.worker"]
+    modules = ["gamermath.rewards.forkserver_init", "gamermath.rewards.worker"]
     for reward in rewards:
         name = getattr(reward.score, "__module__", None)
         if not name or name == "__main__" or name in modules:
@@ -111,11 +126,11 @@ def _context(rewards: Sequence[Reward]) -> Any:
 class _Worker:
     """One worker process and the chunk of samples it is busy with."""
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Any, limits: tuple[int | None, float | None]) -> None:
         from gamermath.rewards import worker
 
         self.conn, child = ctx.Pipe(duplex=True)
-        self.process = ctx.Process(target=worker.serve, args=(child,), daemon=True)
+        self.process = ctx.Process(target=worker.serve, args=(child, *limits), daemon=True)
         _STARTING.worker = True
         try:
             self.process.start()
@@ -157,21 +172,56 @@ class _Worker:
             self.conn.close()
 
 
+def _check_limits(memory_limit_mb: Any, cpu_time_limit_s: Any) -> None:
+    if memory_limit_mb is not None and (
+        isinstance(memory_limit_mb, bool) or not isinstance(memory_limit_mb, int)
+        or memory_limit_mb < 64
+    ):
+        raise GmrError(
+            f"reward memory limit {memory_limit_mb!r} must be a whole number of MiB (at least "
+            "64) or none"
+        )
+    if cpu_time_limit_s is not None and (
+        isinstance(cpu_time_limit_s, bool) or not isinstance(cpu_time_limit_s, (int, float))
+        or not math.isfinite(cpu_time_limit_s) or cpu_time_limit_s <= 0
+    ):
+        raise GmrError(
+            f"reward CPU-time limit {cpu_time_limit_s!r} must be a positive number of seconds "
+            "or none"
+        )
+
+
 class RewardRunner:
     """Scores batches of completions with any ``Reward``, isolated, cached and counted.
 
     ``workers``: worker processes (default: one per core, at most 8), started lazily.
     ``fallback``: the score of a sample that timed out or failed.
     ``cache_size``: verdicts remembered (0 disables the cache).
+    ``memory_limit_mb``: each worker's address-space limit (``RLIMIT_AS``) in MiB; None: none.
+    ``cpu_time_limit_s``: CPU seconds one sample may use (``RLIMIT_CPU``, rounded up to whole
+    seconds); None: none. The wall-clock ``timeout`` of each reward applies as well.
+    ``initial_counters``: counters to start from (``{reward: {counter: n}}``), e.g. those of
+    the run being resumed; see ``restore``.
     """
 
     def __init__(
-        self, workers: int | None = None, fallback: float = 0.0, cache_size: int = 200_000
+        self,
+        workers: int | None = None,
+        fallback: float = 0.0,
+        cache_size: int = 200_000,
+        memory_limit_mb: int | None = MEMORY_LIMIT_MB,
+        cpu_time_limit_s: float | None = CPU_TIME_LIMIT_S,
+        initial_counters: Mapping[str, Mapping[str, float]] | None = None,
     ) -> None:
+        _check_limits(memory_limit_mb, cpu_time_limit_s)
         self.max_workers = workers if workers and workers > 0 else default_workers()
         self.fallback = float(fallback)
         self.cache = VerdictCache(cache_size)
+        self.memory_limit_mb = memory_limit_mb
+        self.cpu_time_limit_s = cpu_time_limit_s
         self.counters: dict[str, dict[str, int]] = {}
+        if initial_counters:
+            self.restore(initial_counters)
         self._workers: list[_Worker] = []
         self._ctx: Any = None
         self._lock = threading.Lock()
@@ -263,10 +313,8 @@ class RewardRunner:
                 if key not in done:  # cannot happen; never let a sample go missing
                     done[key] = SampleResult(self.fallback, "error", 0.0, "no result")
             for key, result in done.items():
-                if result.status == "timeout":
-                    counter["timeouts"] += 1
-                elif result.status == "error":
-                    counter["errors"] += 1
+                if result.status in STATUS_COUNTER:
+                    counter[STATUS_COUNTER[result.status]] += len(pending[key])
                 elif key[0] != "uncached":
                     self.cache.put(key, result.reward)
                 first, *rest = pending[key]
@@ -276,6 +324,15 @@ class RewardRunner:
                         result.reward, result.status, 0.0, result.detail, cached=True
                     )
         return [r for r in out if r is not None]
+
+    def restore(self, counters: Mapping[str, Mapping[str, float]]) -> None:
+        """Set counters to given values (``{reward: {"calls": n, "errors": n, ...}}``), e.g.
+        to continue a resumed run's counts; unknown counter names are ignored."""
+        for name, counts in counters.items():
+            counter = self._counter(str(name))
+            for key, value in counts.items():
+                if key in COUNTERS:
+                    counter[key] = int(value)
 
     def close(self) -> None:
         """Stop every worker process."""
@@ -300,9 +357,7 @@ class RewardRunner:
     # -- internals --------------------------------------------------------------------------
 
     def _counter(self, name: str) -> dict[str, int]:
-        return self.counters.setdefault(
-            name, {"calls": 0, "timeouts": 0, "errors": 0, "cache_hits": 0}
-        )
+        return self.counters.setdefault(name, dict.fromkeys(COUNTERS, 0))
 
     @staticmethod
     def _columns_for(reward: Reward, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -339,7 +394,7 @@ class RewardRunner:
             raise GmrError("this RewardRunner is closed")
         if self._ctx is None:
             self._ctx = _context([reward])
-        worker = _Worker(self._ctx)
+        worker = _Worker(self._ctx, (self.memory_limit_mb, self.cpu_time_limit_s))
         self._workers.append(worker)
         return worker
 
@@ -368,26 +423,58 @@ class RewardRunner:
         groups: Mapping[Hashable, str],
         limit: float,
     ) -> dict[Hashable, SampleResult]:
-        """Run every item on the worker pool; one ``SampleResult`` per item key."""
+        """Run every item on the worker pool; one ``SampleResult`` per item key.
+
+        If the caller is interrupted (Ctrl-C's KeyboardInterrupt in the trainer), workers
+        still busy are replaced, so no stale result can reach a later batch.
+        """
+        busy: dict[Connection, _Worker] = {}
+        try:
+            return self._run_queue(reward, items, groups, limit, busy)
+        except BaseException:
+            for worker in list(busy.values()):
+                self._retire(worker)
+            raise
+
+    def _death(self, worker: _Worker) -> tuple[str, str]:
+        """The status and detail of a sample whose worker process died."""
+        worker.process.join(timeout=1)
+        code = worker.process.exitcode
+        if code == -signal.SIGXCPU and self.cpu_time_limit_s is not None:
+            return "cpu_limit", f"over the CPU-time limit of {self.cpu_time_limit_s:g} s"
+        return "error", f"worker process died (exit {code})"
+
+    def _run_queue(
+        self,
+        reward: Reward,
+        items: Mapping[Hashable, tuple],
+        groups: Mapping[Hashable, str],
+        limit: float,
+        busy: dict[Connection, _Worker],
+    ) -> dict[Hashable, SampleResult]:
         queue = deque(self._chunks(list(items), groups))
         done: dict[Hashable, SampleResult] = {}
-        busy: dict[Connection, _Worker] = {}
         idle = [w for w in self._workers if w.process.is_alive()]
         for w in list(self._workers):
             if w not in idle:
                 self._retire(w)
 
-        def fail(worker: _Worker, status: str, detail: str) -> None:
-            """The current sample fails; the rest of the chunk goes back to the queue."""
-            now = time.perf_counter()
-            done[worker.chunk[worker.next]] = SampleResult(
-                self.fallback, status, now - worker.started, detail
-            )
-            rest = worker.chunk[worker.next + 1 :]
+        def replace(worker: _Worker) -> None:
+            """Retire a worker; the samples of its chunk not yet done go back to the queue."""
+            rest = worker.chunk[worker.next :]
             if rest:
                 queue.appendleft(rest)
             busy.pop(worker.conn, None)
             self._retire(worker)
+
+        def fail(worker: _Worker, status: str, detail: str) -> None:
+            """The current sample fails and its worker is replaced."""
+            now = time.perf_counter()
+            done[worker.chunk[worker.next]] = SampleResult(
+                self.fallback, status, now - worker.started, detail
+            )
+            worker.next += 1
+            replace(worker)
 
         while queue or busy:
             while queue and (idle or len(self._workers) < self.max_workers):
@@ -418,9 +505,13 @@ class RewardRunner:
                         done[worker.chunk[index]] = SampleResult(value, status, seconds, detail)
                         worker.next = index + 1
                         worker.progress(limit)
+                        if status == "oom":  # a worker that ran out of memory is replaced
+                            replace(worker)
+                            break
                 except (EOFError, OSError):
-                    code = worker.process.exitcode
-                    fail(worker, "error", f"worker process died (exit {code})")
+                    fail(worker, *self._death(worker))
+                    continue
+                if worker.conn not in busy:
                     continue
                 if worker.next >= len(worker.chunk):
                     del busy[conn]
