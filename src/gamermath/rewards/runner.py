@@ -220,6 +220,8 @@ class RewardRunner:
         self.memory_limit_mb = memory_limit_mb
         self.cpu_time_limit_s = cpu_time_limit_s
         self.counters: dict[str, dict[str, int]] = {}
+        #: Per reward, the detail of its latest failed sample (for warnings and errors).
+        self.last_failure: dict[str, str] = {}
         if initial_counters:
             self.restore(initial_counters)
         self._workers: list[_Worker] = []
@@ -315,6 +317,7 @@ class RewardRunner:
             for key, result in done.items():
                 if result.status in STATUS_COUNTER:
                     counter[STATUS_COUNTER[result.status]] += len(pending[key])
+                    self.last_failure[reward.name] = result.detail or result.status
                 elif key[0] != "uncached":
                     self.cache.put(key, result.reward)
                 first, *rest = pending[key]

@@ -5,6 +5,12 @@ gated term scores 0 on a sample unless the gate term *passes* on that sample, i.
 score (before weights) is ``>= gate_threshold``; the threshold defaults to the gate reward's
 ``output_range`` maximum (full marks). Example: correctness counts only when the format is
 right (``gate = "format"``).
+
+``timeout_policy`` says what TRL receives for a sample whose reward timed out: ``"fallback"``
+(default) the runner's fallback score, ``"skip"`` ``None``. TRL 1.16's GRPOTrainer turns
+``None`` into NaN: the term then adds nothing to that sample's weighted sum (``nansum``) and
+is left out of the term's logged mean; a sample where every term is ``None`` is left out of
+its group's baseline and gets advantage 0. Either way the timeout is counted.
 """
 
 from __future__ import annotations
@@ -15,6 +21,9 @@ from typing import Any
 
 from gamermath.errors import GmrError
 from gamermath.specs import Reward
+
+#: What a term reports to TRL for a timed-out sample.
+TIMEOUT_POLICIES = ("fallback", "skip")
 
 
 @dataclass(frozen=True)
@@ -27,10 +36,16 @@ class RewardTerm:
     gate: str | None = None
     gate_threshold: float | None = None
     label: str = ""
+    timeout_policy: str = "fallback"
 
     def __post_init__(self) -> None:
         if not self.label:
             object.__setattr__(self, "label", self.name)
+        if self.timeout_policy not in TIMEOUT_POLICIES:
+            raise GmrError(
+                f"reward term '{self.label}': timeout_policy must be one of "
+                f"{', '.join(TIMEOUT_POLICIES)}, not {self.timeout_policy!r}"
+            )
 
 
 def resolve_rewards(terms: Sequence[RewardTerm]) -> dict[str, Reward]:
