@@ -55,9 +55,26 @@ def parts(options: Mapping[str, Any]) -> dict[str, Any]:
     preset = str(options.get("preset") or "")
     if preset:
         if preset not in PRESETS:
-            raise ValueError(f"unknown format preset '{preset}' (known: {', '.join(PRESETS)})")
+            raise ValueError(
+                f"option preset: unknown preset '{preset}' (known: {', '.join(PRESETS)})"
+            )
         chosen.update(PRESETS[preset])
     return chosen
+
+
+def check_options(options: Mapping[str, Any]) -> None:
+    """Reject an unknown ``preset``, an invalid ``regex`` and negative weights (ValueError);
+    ``gamermath.rewards.options`` calls this before any sample is scored."""
+    chosen = parts(options)
+    if chosen["regex"]:
+        try:
+            re.compile(chosen["regex"])
+        except re.error as exc:
+            raise ValueError(f"option regex {chosen['regex']!r} is not a valid regular "
+                             f"expression ({exc})") from None
+    for key in ("think", "hash", "regex_weight"):
+        if not 0.0 <= float(chosen[key]) <= 1.0:
+            raise ValueError(f"option {key} = {chosen[key]} must lie in [0, 1]")
 
 
 def score(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any]) -> float:

@@ -48,11 +48,14 @@ def gold_latex(gold: Any) -> str:
 
 
 def prediction_part(completion: str) -> tuple[str, str]:
-    """``(kind, text)`` of the answer to verify: ``boxed``, ``hash`` or the whole ``text``."""
-    from gamermath.rewards.answers import after_last_marker, last_boxed
+    """``(kind, text)`` of the answer to verify: ``boxed``, ``hash`` or the whole ``text``;
+    ``("hedged", "")`` when the last box directly follows a different one (no answer)."""
+    from gamermath.rewards.answers import after_last_marker, hedged_boxes, last_boxed
 
     boxed = last_boxed(completion)
     if boxed is not None:
+        if hedged_boxes(completion):
+            return "hedged", ""
         return "boxed", boxed.strip()
     tail = after_last_marker(completion)
     if tail is not None and tail.strip():
@@ -214,6 +217,8 @@ def score(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any
     quiet_math_verify()
     gold_text = gold_latex(columns["answer"])
     kind, text = prediction_part(completion)
+    if kind == "hedged":
+        return 0.0
     if kind == "text":
         text = text[-TEXT_TAIL_CHARS:]
     limit = None if kind == "text" else MAX_ANSWER_CHARS

@@ -15,6 +15,12 @@ Where the final answer is, in priority order:
 4. else, only when ``last_number_fallback=True``, the last number in the text. This is off
    by default: for training it rewards rambling that happens to end on the right number.
 
+A *hedged* answer is no answer: two different numbers joined by "or", "and", ",", "/" or
+";" where the answer is read (``#### 17 or 18``), or the last box right after another box
+with a different content (``\\boxed{17} or \\boxed{18}``, ``$\\boxed{17}$, $\\boxed{18}$``).
+A box repeated with the same content, or an earlier box corrected later in the text, is not
+a hedge.
+
 Normalisation: thousands separators (``1,080``, ``1{,}080``, ``1\\,080``), ``$`` and ``\\$``,
 ``%``, a trailing period, unit words after the number, Unicode minus signs, LaTeX
 ``\\frac{a}{b}``/``a/b`` fractions; comparison is exact on rationals, so ``18.00 == 18``.
@@ -50,6 +56,19 @@ _LATEX_FRAC_SHORT = re.compile(r"\\[dt]?frac\s*+(\d)\s*+(\d)")
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|mathrm|mbox|operatorname)\s*+\{([^{}]*+)\}")
 _ANSWER_IS = re.compile(r"answer\s++is\s*+[:=]?", re.IGNORECASE)
 _BRACE = re.compile(r"[{}]")
+# After an answer's first number: a connective, then another number (a hedge).
+_HEDGE_AFTER = re.compile(
+    rf"[ \t]*+(?:or|and|,|/|;)[ \t]*+(?:(?:maybe|possibly|perhaps)[ \t]++)?"
+    rf"(?:\$[ \t]*+)?(?=[{_MINUS}]?\d)",
+    re.IGNORECASE,
+)
+# What may lie between two boxes that hedge: blanks, "$", brackets, a connective.
+_HEDGE_GAP = re.compile(
+    r"[\s$(),;/.]*+(?:(?:or|and)(?:\s++(?:maybe|possibly|perhaps))?+)?+[\s$(),;/]*+",
+    re.IGNORECASE,
+)
+#: Longest text between two boxes that can still make a hedge.
+MAX_HEDGE_GAP = 40
 
 
 def _clean_latex(fragment: str) -> str:
@@ -94,6 +113,29 @@ def first_number(fragment: str) -> Fraction | None:
     return _parse_match(found) if found else None
 
 
+class _Hedged:
+    """The answer names two different numbers: no answer."""
+
+
+HEDGED = _Hedged()
+
+
+def answer_number(fragment: str) -> Fraction | _Hedged | None:
+    """The first number of an answer fragment; ``HEDGED`` when a connective and a different
+    number follow it (``17 or 18``, ``17, 18``); None when there is no number."""
+    cleaned = _clean_latex(fragment.lstrip()[:MAX_FRAGMENT_CHARS])
+    found = _NUMBER.search(cleaned)
+    if found is None:
+        return None
+    value = _parse_match(found)
+    hedge = _HEDGE_AFTER.match(cleaned, found.end())
+    if hedge is not None:
+        other = _NUMBER.match(cleaned, hedge.end())
+        if other is not None and _parse_match(other) != value:
+            return HEDGED
+    return value
+
+
 def last_number(text: str) -> Fraction | None:
     """The last number in the last ``MAX_TEXT_CHARS`` characters of ``text``."""
     found = None
@@ -117,26 +159,61 @@ def format_number(value: Fraction) -> str:
     return f"{value.numerator}/{value.denominator}"
 
 
+def _box_start(text: str, end: int) -> int:
+    """Where the last ``\\boxed``/``\\fbox`` before ``end`` starts, or -1."""
+    return max(text.rfind("\\boxed", 0, end), text.rfind("\\fbox", 0, end))
+
+
+def _box_at(text: str, start: int, limit: int) -> tuple[str, int] | None:
+    """The content of the box starting at ``start`` and the index after it, reading at most
+    up to ``limit`` and ``MAX_BOXED_CHARS``; None if it is unclosed there."""
+    begin = start + (6 if text.startswith("\\boxed", start) else 5)
+    after = text[begin : min(limit, begin + MAX_BOXED_CHARS)]
+    stripped = after.lstrip()
+    offset = begin + len(after) - len(stripped)
+    if not stripped.startswith("{"):  # ``\boxed 5``
+        tokens = stripped[:MAX_FRAGMENT_CHARS].split("$", 1)[0].split()
+        if not tokens:
+            return None
+        return tokens[0], offset + stripped.index(tokens[0]) + len(tokens[0])
+    depth = 0
+    for match in _BRACE.finditer(stripped):
+        depth += 1 if match.group() == "{" else -1
+        if depth == 0:
+            return stripped[1 : match.start()], offset + match.end()
+    return None
+
+
 def last_boxed(text: str) -> str | None:
     """The content of the last ``\\boxed{...}`` or ``\\fbox{...}``, braces balanced.
 
     None when there is no box, or when it is unclosed within ``MAX_BOXED_CHARS``.
     """
-    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
+    start = _box_start(text, len(text))
     if start < 0:
         return None
-    begin = start + (6 if text.startswith("\\boxed", start) else 5)
-    after = text[begin : begin + MAX_BOXED_CHARS]
-    stripped = after.lstrip()
-    if not stripped.startswith("{"):  # ``\boxed 5``
-        tokens = stripped[:MAX_FRAGMENT_CHARS].split("$", 1)[0].split()
-        return tokens[0] if tokens else None
-    depth = 0
-    for match in _BRACE.finditer(stripped):
-        depth += 1 if match.group() == "{" else -1
-        if depth == 0:
-            return stripped[1 : match.start()]
-    return None
+    found = _box_at(text, start, len(text))
+    return found[0] if found else None
+
+
+def hedged_boxes(text: str) -> bool:
+    """Whether the last box directly follows another box with a different content (see the
+    module docstring): ``\\boxed{3} or \\boxed{4}``."""
+    last = _box_start(text, len(text))
+    if last < 0:
+        return False
+    previous = _box_start(text, last)
+    if previous < 0:
+        return False
+    found = _box_at(text, previous, last)
+    mine = last_boxed(text)
+    if found is None or mine is None:
+        return False
+    content, end = found
+    gap = text[end:last]
+    if len(gap) > MAX_HEDGE_GAP or not _HEDGE_GAP.fullmatch(gap):
+        return False
+    return "".join(content.split()) != "".join(mine.split())
 
 
 def after_last_marker(text: str, marker: str = "####") -> str | None:
@@ -156,21 +233,21 @@ def _final_value(text: str, last_number_fallback: bool) -> Fraction | None:
     text = text[-MAX_TEXT_CHARS:]
     tail = after_last_marker(text)
     if tail is not None:
-        value = first_number(tail)
+        value = answer_number(tail)
         if value is not None:
-            return value
+            return None if value is HEDGED else value
     boxed = last_boxed(text)
     if boxed is not None:
-        value = first_number(boxed)
-        if value is not None:
-            return value
+        value = None if hedged_boxes(text) else answer_number(boxed)
+        if value is not None or hedged_boxes(text):
+            return None if value is HEDGED else value
     last = None
     for last in _ANSWER_IS.finditer(text):  # noqa: B007 (keeps the last match)
         pass
     if last is not None:
-        value = first_number(text[last.end() : last.end() + 200])
+        value = answer_number(text[last.end() : last.end() + 200])
         if value is not None:
-            return value
+            return None if value is HEDGED else value
     if last_number_fallback:
         return last_number(text)
     return None

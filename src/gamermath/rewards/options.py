@@ -1,8 +1,16 @@
-"""Reward options: merge a user's options over a reward's defaults, reject unknown keys."""
+"""Reward options: merge a user's options over a reward's defaults, and check them.
+
+Checks, each a one-line ``GmrError`` naming the reward and the option: an unknown key; a
+value whose type differs from the default's (an int is accepted for a float default; a
+``None`` default accepts anything); and whatever the reward's own module rejects in an
+optional ``check_options(options)`` function (it raises ``ValueError`` with the reason, e.g.
+the ``format`` reward's unknown ``preset`` or an invalid ``regex``).
+"""
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,14 +18,47 @@ from gamermath.errors import GmrError
 from gamermath.specs import Reward
 
 
+def type_name(default: Any) -> str:
+    """The option type shown to users: bool, int, float, str, or the default's type."""
+    return "any" if default is None else type(default).__name__
+
+
+def _type_ok(default: Any, value: Any) -> bool:
+    if default is None:
+        return True
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(default))
+
+
+def option_checker(reward: Reward) -> Any:
+    """The reward module's ``check_options(options)`` function, or None."""
+    module = sys.modules.get(getattr(reward.score, "__module__", "") or "")
+    check = getattr(module, "check_options", None)
+    return check if callable(check) else None
+
+
 def resolve_options(reward: Reward, options: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``reward.options`` with ``options`` merged over them; an unknown key is a GmrError."""
+    """``reward.options`` with ``options`` merged over them, checked (see the module doc)."""
     merged = dict(reward.options)
     for key, value in (options or {}).items():
         if key not in merged:
             known = ", ".join(sorted(merged)) or "none"
             raise GmrError(f"reward '{reward.name}' has no option '{key}'; its options: {known}")
+        if not _type_ok(merged[key], value):
+            raise GmrError(
+                f"option '{key}' of reward '{reward.name}' expects a {type_name(merged[key])}, "
+                f"got {type(value).__name__} {value!r:.80}"
+            )
         merged[key] = value
+    check = option_checker(reward)
+    if check is not None and options:
+        try:
+            check(merged)
+        except ValueError as exc:
+            raise GmrError(f"reward '{reward.name}': {exc}") from None
     return merged
 
 
@@ -43,7 +84,7 @@ def parse_option(reward: Reward, item: str) -> tuple[str, Any]:
         if isinstance(default, str) or default is None:
             return key, text
         return key, json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise GmrError(
             f"option '{key}' of reward '{reward.name}' expects a {type(default).__name__}, "
             f"got '{text}'"
