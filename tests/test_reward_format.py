@@ -87,7 +87,7 @@ def test_unknown_preset_is_an_error():
     ("options", "message"),
     [
         ({"preset": "papr"}, "reward 'format': option preset: unknown preset 'papr'"),
-        ({"regex": "(unclosed"}, "option regex '(unclosed' is not a valid regular expression"),
+        ({"regex": "(unclosed"}, "option regex '\\(unclosed' is not a valid regular expression"),
         ({"think": 1.5}, "option think = 1.5 must lie in \\[0, 1\\]"),
         ({"hash": "1"}, "option 'hash' of reward 'format' expects a float, got str '1'"),
         ({"think_open_in_prompt": 1}, "expects a bool, got int"),
