@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Hashable, Mapping
+from fractions import Fraction
 from typing import Any
 
 from gamermath.hookspecs import hookimpl
@@ -28,6 +29,14 @@ from gamermath.specs import Reward
 GMR_PRELOAD = ("gamermath.rewards.warmup",)
 
 _THOUSANDS = re.compile(r"^\s*-?\d{1,3}(?:,\d{3})+(?:\.\d+)?\s*$")
+# A stated answer that is one plain number, maybe with "$", "%" and up to three unit words:
+# "The final answer is 1,080", "18 dollars", "25%". Possessive: linear time.
+_PLAIN_NUMBER = re.compile(
+    r"(?:(?:the\s++)?(?:final\s++)?answer\s++is\s*+:?\s*+)?(?:\\?\$\s*+)?"
+    r"(?P<number>[-\u2212]?(?:\d{1,3}(?:,\d{3})++|\d++)(?:\.\d++)?)\s*+(?P<percent>\\?%)?"
+    r"(?:\s*+[A-Za-z]++(?:\s++[A-Za-z]++){0,2})?\s*+\.?\s*+",
+    re.IGNORECASE,
+)
 
 
 def gold_latex(gold: Any) -> str:
@@ -39,7 +48,7 @@ def gold_latex(gold: Any) -> str:
     tail = after_last_marker(text)
     if tail is not None:
         text = tail
-    text = text.strip().rstrip(".").strip()
+    text = text.strip().rstrip(".").strip().replace("\u00b0", "^\\circ")
     number = text.replace("\\!", "").replace("\\,", ",").replace("{,}", ",")
     number = number.removeprefix("\\$").removeprefix("$").replace(" ", "")
     if _THOUSANDS.match(number):  # 1,080 / 10,\!080 / \$32,\!348
@@ -47,20 +56,69 @@ def gold_latex(gold: Any) -> str:
     return text
 
 
+def plain_number(fragment: str) -> tuple[Fraction, bool] | None:
+    """``(value, percent)`` when a stated answer is one plain number (see ``_PLAIN_NUMBER``)."""
+    from gamermath.rewards.answers import MAX_DIGITS
+
+    found = _PLAIN_NUMBER.fullmatch(fragment[:MAX_KEY_CHARS])
+    if found is None:
+        return None
+    digits = found.group("number").replace(",", "").replace("\u2212", "-")
+    if len(digits) > MAX_DIGITS:
+        return None
+    try:
+        return Fraction(digits), bool(found.group("percent"))
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
 def prediction_part(completion: str) -> tuple[str, str]:
-    """``(kind, text)`` of the answer to verify: ``boxed``, ``hash`` or the whole ``text``;
-    ``("hedged", "")`` when the last box directly follows a different one (no answer)."""
-    from gamermath.rewards.answers import after_last_marker, hedged_boxes, last_boxed
+    """``(kind, text)`` of the answer to verify: ``boxed`` (the last box), ``hash`` (after the
+    last ``####``), ``number`` (a plain number stated after ``####`` or "the answer is",
+    canonical, ``%`` kept), or the whole ``text``; ``("hedged", "")`` for a hedge (see
+    ``gamermath.rewards.answers``)."""
+    from gamermath.rewards.answers import (
+        HEDGED,
+        after_answer_is,
+        after_last_marker,
+        answer_number,
+        hedged_boxes,
+        last_boxed,
+    )
 
     boxed = last_boxed(completion)
     if boxed is not None:
         if hedged_boxes(completion):
             return "hedged", ""
-        return "boxed", boxed.strip()
+        return "boxed", boxed.strip().replace("\u00b0", "^\\circ")
     tail = after_last_marker(completion)
-    if tail is not None and tail.strip():
-        return "hash", gold_latex(tail)
+    stated = tail if tail is not None and tail.strip() else None
+    if stated is None:
+        stated = after_answer_is(completion)
+        stated = stated.split("\n", 1)[0].split(". ", 1)[0] if stated is not None else None
+    if stated is not None:
+        if answer_number(stated) is HEDGED:
+            return "hedged", ""
+        number = plain_number(stated)
+        if number is not None:
+            value, percent = number
+            return "number", f"{value}{'%' if percent else ''}"
+        if tail is not None and tail.strip():
+            return "hash", gold_latex(tail)
     return "text", completion
+
+
+def _number_verdict(gold_text: str, text: str) -> float | None:
+    """A plain-number answer against a plain-number gold: equal values (a percentage may
+    equal the gold or the gold times 100: ``25%`` is right for ``25`` and for ``0.25``);
+    None when the gold is not a plain number."""
+    gold = plain_number(gold_text)
+    if gold is None or gold[1]:
+        return None
+    value = Fraction(text.rstrip("%"))
+    if text.endswith("%"):
+        return 1.0 if gold[0] in (value, value / 100) else 0.0
+    return 1.0 if gold[0] == value else 0.0
 
 
 #: The last characters of a completion without ``\\boxed``/``####`` that math-verify reads.
@@ -219,6 +277,11 @@ def score(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any
     kind, text = prediction_part(completion)
     if kind == "hedged":
         return 0.0
+    if kind == "number":
+        verdict = _number_verdict(gold_text, text)
+        if verdict is not None:
+            return verdict
+        kind, text = "hash", text.replace("%", "\\%")
     if kind == "text":
         text = text[-TEXT_TAIL_CHARS:]
     limit = None if kind == "text" else MAX_ANSWER_CHARS

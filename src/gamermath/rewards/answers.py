@@ -16,7 +16,8 @@ Where the final answer is, in priority order:
    by default: for training it rewards rambling that happens to end on the right number.
 
 A *hedged* answer is no answer: two different numbers joined by "or", "and", ",", "/" or
-";" where the answer is read (``#### 17 or 18``), or the last box right after another box
+";" where the answer is read (``#### 17 or 18``), a number after ``\\pm`` (two values), or
+the last box right after another box
 with a different content (``\\boxed{17} or \\boxed{18}``, ``$\\boxed{17}$, $\\boxed{18}$``).
 A box repeated with the same content, or an earlier box corrected later in the text, is not
 a hedge.
@@ -67,6 +68,7 @@ _HEDGE_GAP = re.compile(
     r"[\s$(),;/.]*+(?:(?:or|and)(?:\s++(?:maybe|possibly|perhaps))?+)?+[\s$(),;/]*+",
     re.IGNORECASE,
 )
+_PLUS_MINUS = ("\\pm", "\\mp", "\u00b1", "\u2213", "+-", "+/-")
 #: Longest text between two boxes that can still make a hedge.
 MAX_HEDGE_GAP = 40
 
@@ -128,6 +130,8 @@ def answer_number(fragment: str) -> Fraction | _Hedged | None:
     if found is None:
         return None
     value = _parse_match(found)
+    if cleaned[: found.start()].rstrip().endswith(_PLUS_MINUS):  # \pm 3: two values
+        return HEDGED
     hedge = _HEDGE_AFTER.match(cleaned, found.end())
     if hedge is not None:
         other = _NUMBER.match(cleaned, hedge.end())
@@ -227,6 +231,18 @@ def after_last_marker(text: str, marker: str = "####") -> str | None:
     return tail[:MAX_FRAGMENT_CHARS]
 
 
+def after_answer_is(text: str) -> str | None:
+    """The text after the last "answer is" (case-insensitive) in the last
+    ``MAX_TEXT_CHARS`` characters, up to 200 characters, or None."""
+    last = None
+    for last in _ANSWER_IS.finditer(text[-MAX_TEXT_CHARS:]):  # noqa: B007 (keeps the last)
+        pass
+    if last is None:
+        return None
+    start = last.end() + max(0, len(text) - MAX_TEXT_CHARS)
+    return text[start : start + 200]
+
+
 def _final_value(text: str, last_number_fallback: bool) -> Fraction | None:
     if not isinstance(text, str) or not text:
         return None
@@ -241,11 +257,9 @@ def _final_value(text: str, last_number_fallback: bool) -> Fraction | None:
         value = None if hedged_boxes(text) else answer_number(boxed)
         if value is not None or hedged_boxes(text):
             return None if value is HEDGED else value
-    last = None
-    for last in _ANSWER_IS.finditer(text):  # noqa: B007 (keeps the last match)
-        pass
-    if last is not None:
-        value = answer_number(text[last.end() : last.end() + 200])
+    stated = after_answer_is(text)
+    if stated is not None:
+        value = answer_number(stated)
         if value is not None:
             return None if value is HEDGED else value
     if last_number_fallback:
