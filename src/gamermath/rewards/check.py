@@ -98,6 +98,12 @@ def battery() -> list[Case]:
     return [
         Case("empty", ["", "", "   "], ["42", "", "42"]),
         Case("1 MB", ["step " * 200_000 + "\n#### 42", "{" * 1_000_000], ["42", "42"]),
+        Case(
+            "pathological 1 MB",  # quadratic regexes blow up on these (issue 13)
+            ["#### " + " " * 1_000_000 + "x", "\\frac{" + " " * 1_000_000 + "x",
+             "\\boxed{" * 140_000, "the answer is" + " " * 1_000_000 + "x"],
+            ["42"] * 4,
+        ),
         Case("invalid Unicode", [invalid, "\ud800\udfff #### 42", "\x00" * 100], ["4", "42", "42"]),
         Case("huge exponents", towers, ["42"] * (len(towers) - 1) + ["10^{10^{10^{10}}}"]),
         Case("nested fractions", nested, ["1/2"] * len(nested)),
