@@ -266,6 +266,24 @@ def subset_verdict(gold: str, pred: str) -> float | None:
     return None
 
 
+def quick_verdict(kind: str, text: str, gold_text: str) -> float | None:
+    """The verdicts that need neither sympy nor math-verify: a hedge, two plain numbers, an
+    answer the guards refuse, two integers, the same answer up to spelling; else None."""
+    if kind == "hedged":
+        return 0.0
+    if kind == "number":
+        verdict = _number_verdict(gold_text, text)
+        if verdict is not None:
+            return verdict
+        kind, text = "hash", text.replace("%", "\\%")
+    limit = None if kind == "text" else MAX_ANSWER_CHARS
+    if unsafe_reason(gold_text) or unsafe_reason(text, limit):
+        return 0.0
+    if kind != "text":
+        return _fast_verdict(gold_text, gold_latex(text))
+    return None
+
+
 def score(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any]) -> float:
     """1.0 if math-verify finds the prediction equal to the gold (with the exact guard)."""
     from math_verify import verify
@@ -275,26 +293,17 @@ def score(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any
     quiet_math_verify()
     gold_text = gold_latex(columns["answer"])
     kind, text = prediction_part(completion)
-    if kind == "hedged":
-        return 0.0
-    if kind == "number":
-        verdict = _number_verdict(gold_text, text)
-        if verdict is not None:
-            return verdict
-        kind, text = "hash", text.replace("%", "\\%")
     if kind == "text":
         text = text[-TEXT_TAIL_CHARS:]
-    limit = None if kind == "text" else MAX_ANSWER_CHARS
-    if unsafe_reason(gold_text) or unsafe_reason(text, limit):
-        return 0.0
-    if kind != "text":
-        same = _fast_verdict(gold_text, gold_latex(text))
-        if same is not None:
-            return same
-        if options["exact_numbers"]:
-            quick = subset_verdict(gold_text, text)
-            if quick is not None:
-                return quick
+    quick = quick_verdict(kind, text, gold_text)
+    if quick is not None:
+        return quick
+    if kind == "number":
+        kind, text = "hash", text.replace("%", "\\%")
+    if kind != "text" and options["exact_numbers"]:
+        verdict = subset_verdict(gold_text, text)
+        if verdict is not None:
+            return verdict
     gold = _parse("boxed", gold_text)
     pred = _parse(kind, text)
     if not gold or not pred:
@@ -309,16 +318,28 @@ def score(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any
 
 
 def cache_key(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any]) -> Hashable:
-    """The extracted answer and gold; a completion without ``\\boxed``/``####`` keys by content."""
+    """``(kind, answer, gold)``: the extracted answer and gold; a completion without an
+    answer marker, and an answer or gold over ``MAX_KEY_CHARS``, appear as ``("digest", hex)``
+    of the text the score reads."""
     from gamermath.rewards.cache import text_digest
 
     kind, text = prediction_part(completion)
     if kind == "text":
         text = completion[-TEXT_TAIL_CHARS:]
-    if kind == "text" or len(text) > MAX_KEY_CHARS:
-        text = text_digest(text, {})
     gold = gold_latex(columns["answer"])
-    return kind, text, gold if len(gold) <= MAX_KEY_CHARS else text_digest(gold, {})
+    answer: Any = text
+    if kind == "text" or len(text) > MAX_KEY_CHARS:
+        answer = ("digest", text_digest(text, {}))
+    return kind, answer, gold if len(gold) <= MAX_KEY_CHARS else ("digest", text_digest(gold, {}))
+
+
+def key_verdict(key: Any, options: Mapping[str, Any]) -> float | None:
+    """``quick_verdict`` from a cache key, in the trainer's process (string work on at most
+    ``MAX_KEY_CHARS`` characters); None for digests and for answers sympy must decide."""
+    kind, answer, gold = key
+    if isinstance(answer, tuple) or isinstance(gold, tuple):
+        return None
+    return quick_verdict(kind, answer, gold)
 
 
 @hookimpl

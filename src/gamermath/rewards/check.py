@@ -18,6 +18,7 @@ from typing import Any
 
 from gamermath.errors import GmrError
 from gamermath.rewards.completions import completion_text
+from gamermath.rewards.module_hooks import module_function
 from gamermath.rewards.options import resolve_options
 from gamermath.rewards.runner import RewardRunner, SampleResult
 from gamermath.specs import Reward
@@ -167,6 +168,7 @@ def _cache_key_violations(
 ) -> list[str]:
     if reward.cache_key is None:
         return []
+    verdict = module_function(reward, "key_verdict")
     found: list[str] = []
     for case in cases:
         texts = [completion_text(c) for c in case.completions]
@@ -192,6 +194,17 @@ def _cache_key_violations(
         for key, result in zip(keys, results, strict=False):
             if result.status != "ok":
                 continue
+            try:
+                decided = verdict(key, options) if verdict is not None else None
+            except Exception as exc:
+                found.append(f"{case.name}: key_verdict raised {type(exc).__name__}: {exc}")
+                break
+            if decided is not None and float(decided) != result.reward:
+                found.append(
+                    f"{case.name}: key_verdict gives {decided:g} for {key!r:.80} where score "
+                    f"gives {result.reward:g}"
+                )
+                break
             if key in by_key and by_key[key] != result.reward:
                 found.append(
                     f"{case.name}: cache_key {key!r:.80} maps to two scores "

@@ -3,18 +3,19 @@
 Checks, each a one-line ``GmrError`` naming the reward and the option: an unknown key; a
 value whose type differs from the default's (an int is accepted for a float default; a
 ``None`` default accepts anything); and whatever the reward's own module rejects in an
-optional ``check_options(options)`` function (it raises ``ValueError`` with the reason, e.g.
-the ``format`` reward's unknown ``preset`` or an invalid ``regex``).
+optional ``check_options(options)`` function (``gamermath.rewards.module_hooks``: it raises
+``ValueError`` with the reason, e.g. the ``format`` reward's unknown ``preset`` or an invalid
+``regex``).
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Mapping
 from typing import Any
 
 from gamermath.errors import GmrError
+from gamermath.rewards.module_hooks import module_function
 from gamermath.specs import Reward
 
 
@@ -33,13 +34,6 @@ def _type_ok(default: Any, value: Any) -> bool:
     return isinstance(value, type(default))
 
 
-def option_checker(reward: Reward) -> Any:
-    """The reward module's ``check_options(options)`` function, or None."""
-    module = sys.modules.get(getattr(reward.score, "__module__", "") or "")
-    check = getattr(module, "check_options", None)
-    return check if callable(check) else None
-
-
 def resolve_options(reward: Reward, options: Mapping[str, Any] | None) -> dict[str, Any]:
     """``reward.options`` with ``options`` merged over them, checked (see the module doc)."""
     merged = dict(reward.options)
@@ -53,7 +47,7 @@ def resolve_options(reward: Reward, options: Mapping[str, Any] | None) -> dict[s
                 f"got {type(value).__name__} {value!r:.80}"
             )
         merged[key] = value
-    check = option_checker(reward)
+    check = module_function(reward, "check_options")
     if check is not None and options:
         try:
             check(merged)

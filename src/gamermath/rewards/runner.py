@@ -3,16 +3,18 @@
 ``RewardRunner.score(reward, completions, columns)`` takes a batch and returns one float per
 sample, in input order. For each sample it first computes the reward's cheap ``cache_key``
 in this process; a key already verified (earlier, or by another sample of the same GRPO group)
-never leaves the process. The rest goes to a pool of long-lived worker processes, one sample
-at a time per worker. A worker still busy after the reward's ``timeout`` is killed
-(SIGKILL, which also stops C-level sympy work that ``signal.alarm`` cannot) and replaced; the
-sample gets the fallback value and counts as a timeout. An exception, a non-float or a NaN
-gets the fallback and counts as an error. Workers run under an address-space limit
-(``RLIMIT_AS``, ``memory_limit_mb``) and a per-sample CPU-time limit (``RLIMIT_CPU``,
-``cpu_time_limit_s``): a sample that exceeds either gets the fallback and counts as ``oom``
-or ``cpu_limit``, and the worker is replaced. Workers ignore SIGINT, so Ctrl-C in a terminal
-reaches only the trainer, which decides what it means; a sample is never scored as an error
-because of it. Nothing a reward does can hang, crash or exhaust the memory of the caller.
+never leaves the process, nor does one the reward's optional ``key_verdict`` decides
+(``gamermath.rewards.module_hooks``). The rest goes to a pool of long-lived worker
+processes, one sample at a time per worker. A worker still busy after the reward's
+``timeout`` is killed (SIGKILL, which also stops C-level sympy work that ``signal.alarm``
+cannot) and replaced; the sample gets the fallback value and counts as a timeout. An
+exception, a non-float or a NaN gets the fallback and counts as an error. Workers run
+under an address-space limit (``RLIMIT_AS``, ``memory_limit_mb``) and a per-sample CPU-time
+limit (``RLIMIT_CPU``, ``cpu_time_limit_s``): a sample that exceeds either gets the fallback
+and counts as ``oom`` or ``cpu_limit``, and the worker is replaced. Workers ignore SIGINT, so
+Ctrl-C in a terminal reaches only the trainer, which decides what it means; a sample is never
+scored as an error because of it. Nothing a reward does can hang, crash or exhaust the memory
+of the caller.
 
 Workers come from a ``forkserver`` that imports math-verify once, so a replacement worker
 starts in milliseconds and no worker is forked from a process that holds CUDA or torch threads.
@@ -37,7 +39,9 @@ from typing import Any
 
 from gamermath.errors import GmrError
 from gamermath.rewards.cache import VerdictCache, freeze_options, text_digest
+from gamermath.rewards.module_hooks import module_function
 from gamermath.rewards.options import resolve_options
+from gamermath.rewards.worker import check_value
 from gamermath.specs import Reward
 
 #: Statuses a sample can end with.
@@ -266,6 +270,7 @@ class RewardRunner:
         fn = reward.score
         identity = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', '')}"
         counter = self._counter(reward.name)
+        verdict = module_function(reward, "key_verdict") if use_cache else None
         rows = [self._columns_for(reward, row) for row in columns]
         texts = [text if isinstance(text, str) else str(text) for text in completions]
 
@@ -287,6 +292,12 @@ class RewardRunner:
                     continue
             if key in pending:
                 counter["cache_hits"] += 1
+            elif verdict is not None and ck is not None:
+                value = self._key_verdict(reward, verdict, ck, resolved)
+                if value is not None:  # decided from the key: no worker needed
+                    self.cache.put(key, value)
+                    out[i] = SampleResult(value, "ok", 0.0)
+                    continue
             pending.setdefault(key, []).append(i)
         counter["calls"] += len(texts)
 
@@ -385,6 +396,23 @@ class RewardRunner:
         except Exception:  # a broken cache_key only costs the cache, never the run
             return None
         return ("key", key)
+
+    @staticmethod
+    def _key_verdict(
+        reward: Reward, verdict: Any, key: Hashable, options: Mapping[str, Any]
+    ) -> float | None:
+        """The module's ``key_verdict`` on a ``("key", k)`` cache key, if it gives a finite
+        value inside the reward's range; None (ask a worker) otherwise, or if it fails."""
+        if not (isinstance(key, tuple) and key[0] == "key"):
+            return None
+        try:
+            value = verdict(key[1], options)
+        except Exception:
+            return None
+        if value is None or check_value(value)[0] != "ok":
+            return None
+        low, high = reward.output_range
+        return float(value) if low <= value <= high else None
 
     def prepare(self, rewards: Sequence[Reward]) -> None:
         """Name the rewards this runner will serve before its first worker starts, so the
