@@ -61,6 +61,12 @@ IN_PROCESS = {
     "sympy-equivalence cache_key": lambda t: sympy_equivalence.cache_key(
         t, {"answer": "42"}, SYMPY
     ),
+    "sympy-equivalence key_verdict": lambda t: sympy_equivalence.key_verdict(
+        sympy_equivalence.cache_key(t, {"answer": "42"}, SYMPY), SYMPY
+    ),
+    "exact-answer key_verdict": lambda t: exact_answer.key_verdict(
+        exact_answer.cache_key(t, {"answer": "42"}, EXACT), EXACT
+    ),
     "default cache key (digest)": lambda t: text_digest(t, {"answer": "42"}),
     "extract_final_number": lambda t: extract_final_number(t, last_number_fallback=True),
     "last_boxed": last_boxed,
