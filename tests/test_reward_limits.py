@@ -75,6 +75,13 @@ def test_bad_limits_are_one_line_errors(kwargs, message):
         RewardRunner(workers=1, **kwargs)
 
 
+@pytest.mark.parametrize("timeout", [0.0, -1.0, float("nan"), float("inf")])
+def test_a_timeout_that_is_not_a_positive_number_is_refused(timeout):
+    reward = make(faulty.length_score, "timed")
+    with RewardRunner(workers=1) as runner, pytest.raises(GmrError, match="must be a positive"):
+        runner.score(reward, ["x"], [{}], timeout=timeout)
+
+
 def test_limits_can_be_switched_off():
     reward = make(faulty.length_score, "unlimited")
     with RewardRunner(workers=1, memory_limit_mb=None, cpu_time_limit_s=None) as runner:

@@ -266,6 +266,10 @@ class RewardRunner:
             )
         resolved = resolve_options(reward, options)
         limit = float(timeout if timeout is not None else reward.timeout)
+        if not (math.isfinite(limit) and limit > 0):
+            raise GmrError(
+                f"reward '{reward.name}': timeout {limit:g} must be a positive number of seconds"
+            )
         frozen = freeze_options(resolved)
         fn = reward.score
         identity = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', '')}"
