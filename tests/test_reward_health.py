@@ -1,6 +1,6 @@
-"""Reward health in training: the timeout policy seen by TRL, the error-rate warning, the stop
-on a reward that fails on every sample (a real tiny GRPO run), and counters kept across a
-resume."""
+"""Reward health in training: the timeout policy seen by TRL, the error-rate warning and the
+stop on a reward that fails on every sample (the real GRPO run is in test_reward_trl.py), and
+counters kept across a resume."""
 
 from __future__ import annotations
 
