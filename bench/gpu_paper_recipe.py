@@ -125,10 +125,13 @@ def bench_recipe_data(settings: dict[str, Any]) -> dict[str, Any]:
 def bench_prompts(data: dict[str, Any], count: int, seed: int) -> list[dict[str, Any]]:
     """The rows ``gmr train`` builds for the same [data] section (``gamermath.data``)."""
     from gamermath.data import render_prompts
+    from gamermath.recipe import DataSpec
 
-    return render_prompts(data["dataset"], data.get("split", "train"),
-                          data.get("template", "chat-think"), None, count, seed,
-                          data.get("shots"), data.get("options"), data.get("template_options"))
+    spec = DataSpec(dataset=data["dataset"], split=data.get("split", "train"),
+                    template=data.get("template", "chat-think"), shots=data.get("shots"),
+                    limit=count, options=data.get("options") or {},
+                    template_options=data.get("template_options") or {})
+    return render_prompts(spec, seed)
 
 
 # ----------------------------------------------------------------------------- workers
@@ -239,6 +242,8 @@ def run_gmr(settings: dict[str, Any], model_dir: Path, work: Path, warmup: int, 
     recipe["eval"] = {"heldout": 0}  # no held-out generation inside the measurement
     recipe.pop("sft", None)  # the benchmark measures the GRPO stage only
     recipe_file = work / "bench-recipe.toml"
+    from gamermath.recipe import dump_toml
+
     recipe_file.write_text(dump_toml(recipe))
     cmd = [sys.executable, "-m", "gamermath", *GMR_TRAIN, str(recipe_file), *GMR_RUN_DIR,
            str(run_dir)]
@@ -263,36 +268,6 @@ def run_gmr(settings: dict[str, Any], model_dir: Path, work: Path, warmup: int, 
     }
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
-    raise TypeError(f"cannot write {type(value).__name__} to TOML")
-
-
-def dump_toml(data: dict[str, Any]) -> str:
-    """A recipe dict as TOML: tables, arrays of tables, inline tables inside sections."""
-    lines = [f"{k} = {_toml_value(v)}" for k, v in data.items()
-             if not isinstance(v, dict) and not (isinstance(v, list) and v
-                                                 and isinstance(v[0], dict))]
-    for key, value in data.items():
-        if isinstance(value, dict):
-            lines.append(f"\n[{key}]")
-            lines += [f"{k} = {_toml_value(v)}" for k, v in value.items()]
-        elif isinstance(value, list) and value and isinstance(value[0], dict):
-            for item in value:
-                lines.append(f"\n[[{key}]]")
-                lines += [f"{k} = {_toml_value(v)}" for k, v in item.items()]
-    return "\n".join(lines) + "\n"
-
-
 def _flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in settings.items():
@@ -308,9 +283,16 @@ def planner_estimate(settings: dict[str, Any], model_dir: Path, prompt_tokens: i
     from dataclasses import replace
 
     from gamermath.planner import estimate, resolve_architecture, shape_from_recipe
+    from gamermath.recipe import dump_toml, load_recipe
 
     arch = resolve_architecture(str(model_dir))
-    shape = replace(shape_from_recipe(settings), prompt_tokens=prompt_tokens)
+    data = {k: v for k, v in settings.items() if not k.startswith("_")}
+    data["model"] = {**data.get("model", {}), "source": str(model_dir)}
+    data.setdefault("rewards", [{"name": "exact-answer"}])
+    recipe_file = model_dir.parent / "planned-recipe.toml"
+    recipe_file.write_text(dump_toml(data))
+    recipe = load_recipe(recipe_file, check_plugins=False)
+    shape = replace(shape_from_recipe(recipe), prompt_tokens=prompt_tokens)
     est = estimate(arch, shape)
     return {"peak_tensors_mb": est.peak_tensors / 2**20, "peak_total_mb": est.peak_total / 2**20,
             "peak_phase": est.peak_phase,

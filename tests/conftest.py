@@ -40,6 +40,16 @@ def tiny_model(tmp_path_factory) -> Path:
     return make_tiny_model(tmp_path_factory.mktemp("tiny-model"))
 
 
+@pytest.fixture(scope="session")
+def thirdparty_site(tmp_path_factory) -> Path:
+    """A folder holding the installed third-party fixture plugin (reward and model source)."""
+    from gamermath.testing import pip_install_target
+
+    target = tmp_path_factory.mktemp("thirdparty-site")
+    pip_install_target(REPO / "tests" / "fixtures" / "gmr-thirdparty-fixture", target)
+    return target
+
+
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch):
     """No test may reach a hub."""

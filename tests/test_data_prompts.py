@@ -12,6 +12,7 @@ from gamermath.builtin.templates import THINK_SYSTEM_PROMPT
 from gamermath.data import build_prompt_dataset, build_sft_dataset, render_prompts
 from gamermath.data.samples import GSM8K, write_sample_data
 from gamermath.errors import GmrError
+from gamermath.recipe import DataSpec
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def gmr(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def test_chat_think_is_system_plus_user_messages(sample_dir):
-    ds = build_prompt_dataset("gsm8k", "test", "chat-think", sample_dir)
+    ds = build_prompt_dataset(DataSpec("gsm8k", "test", "chat-think", data_dir=sample_dir))
     assert ds.num_rows == 3
     assert set(ds.column_names) >= {"prompt", "question", "answer", "solution", "reasoning"}
     prompt = ds[1]["prompt"]
@@ -43,7 +44,7 @@ def test_chat_prompts_render_through_a_real_chat_template(sample_dir, tiny_model
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
-    ds = build_prompt_dataset("arith", "test", "chat-think", limit=1)
+    ds = build_prompt_dataset(DataSpec("arith", "test", "chat-think", limit=1))
     text = tokenizer.apply_chat_template(
         ds[0]["prompt"], tokenize=False, add_generation_prompt=True
     )
@@ -52,12 +53,13 @@ def test_chat_prompts_render_through_a_real_chat_template(sample_dir, tiny_model
 
 
 def test_plain_is_the_question_text(sample_dir):
-    ds = build_prompt_dataset("math500", "test", "plain", sample_dir)
+    ds = build_prompt_dataset(DataSpec("math500", "test", "plain", data_dir=sample_dir))
     assert ds["prompt"] == ["Compute $2^{10}$.", "Simplify $\\frac{6}{8}$."]
 
 
 def test_paper_fewshot_shots_come_from_train_with_the_seed(sample_dir):
-    rows = render_prompts("gsm8k", "test", "paper-fewshot", sample_dir, shots=2, seed=3)
+    spec = DataSpec("gsm8k", "test", "paper-fewshot", shots=2, data_dir=sample_dir)
+    rows = render_prompts(spec, seed=3)
     prompt = rows[0]["prompt"]
     blocks = prompt.split("\n\n")
     assert len(blocks) == 3
@@ -69,36 +71,33 @@ def test_paper_fewshot_shots_come_from_train_with_the_seed(sample_dir):
         assert "<<" not in block
         assert block.splitlines()[-1].startswith("#### The final answer is ")
     assert blocks[2] == f"Question: {rows[0]['question']}\nSolution: Let's think step by step."
-    again = render_prompts("gsm8k", "test", "paper-fewshot", sample_dir, shots=2, seed=3)
+    again = render_prompts(spec, seed=3)
     assert [r["prompt"] for r in again] == [r["prompt"] for r in rows]
     seeds = {
-        render_prompts("gsm8k", "test", "paper-fewshot", sample_dir, shots=2, seed=s)[0]["prompt"]
+        render_prompts(spec, seed=s)[0]["prompt"]
         for s in range(6)
     }
     assert len(seeds) > 1
 
 
 def test_paper_fewshot_defaults_to_eight_shots_on_real_gsm8k(data_dir):
-    ds = build_prompt_dataset("gsm8k", "test", "paper-fewshot", data_dir, limit=2)
+    ds = build_prompt_dataset(
+        DataSpec("gsm8k", "test", "paper-fewshot", data_dir=data_dir, limit=2))
     assert ds[0]["prompt"].count("Question: ") == 9
     assert ds[0]["prompt"].count("#### The final answer is ") == 8
 
 
 def test_mmlu_shots_come_from_dev_of_the_same_subject(sample_dir):
-    rows = render_prompts(
-        "mmlu-stem",
-        "test",
-        "paper-fewshot",
-        sample_dir,
-        shots=1,
+    rows = render_prompts(DataSpec(
+        "mmlu-stem", "test", "paper-fewshot", shots=1, data_dir=sample_dir,
         options={"subjects": "abstract_algebra,college_physics"},
-    )
+    ))
     assert "The identity of (Z, +) is" in rows[0]["prompt"]
     assert "Units of force" in rows[2]["prompt"]
 
 
 def test_sft_builder_on_real_gsm8k_rows(data_dir):
-    ds = build_sft_dataset("gsm8k", "train", data_dir=data_dir, limit=50)
+    ds = build_sft_dataset(DataSpec("gsm8k", "train", data_dir=data_dir, limit=50))
     assert ds.num_rows == 50
     first = ds[0]
     assert first["prompt"][-1] == {
@@ -121,15 +120,16 @@ def test_sft_builder_on_real_gsm8k_rows(data_dir):
 
 
 def test_sft_builder_on_arith_and_plain_text_templates(sample_dir):
-    ds = build_sft_dataset("arith", limit=3)
+    ds = build_sft_dataset(DataSpec("arith", "train", limit=3))
     row = ds[0]
     a, _, b = row["prompt"][-1]["content"].removeprefix("What is ").rstrip("?").split()
     assert (
         row["completion"][0]["content"] == f"<think>{a} + {b} = {row['answer']}</think>\n"
         f"#### {row['answer']}"
     )
-    plain = build_sft_dataset("gsm8k", "train", "plain", sample_dir)
-    paper = build_sft_dataset("gsm8k", "train", "paper-fewshot", sample_dir, shots=0)
+    plain = build_sft_dataset(DataSpec("gsm8k", "train", "plain", data_dir=sample_dir))
+    paper = build_sft_dataset(
+        DataSpec("gsm8k", "train", "paper-fewshot", shots=0, data_dir=sample_dir))
     assert paper[0]["prompt"].startswith("Question: Tom has 3 boxes")
     assert paper[0]["completion"] == (
         " Each box has 4 pens, so 3 boxes hold 3*4=12 pens.\n#### The final answer is 12"
@@ -140,16 +140,16 @@ def test_sft_builder_on_arith_and_plain_text_templates(sample_dir):
 
 def test_sft_needs_a_reasoning_column(sample_dir):
     with pytest.raises(GmrError, match="dataset 'math500' has no 'reasoning' column"):
-        build_sft_dataset("math500", "test", data_dir=sample_dir)
+        build_sft_dataset(DataSpec("math500", "test", data_dir=sample_dir))
 
 
 def test_unknown_template_and_template_option(sample_dir):
     with pytest.raises(GmrError, match=r"unknown template 'chat-thnk'.*Did you mean 'chat-think'"):
-        build_prompt_dataset("arith", "test", "chat-thnk")
+        build_prompt_dataset(DataSpec("arith", "test", "chat-thnk"))
     with pytest.raises(GmrError, match=r"template 'plain': unknown option 'system'"):
-        build_prompt_dataset("arith", "test", "plain", template_options={"system": "x"})
+        build_prompt_dataset(DataSpec("arith", "test", "plain", template_options={"system": "x"}))
     with pytest.raises(GmrError, match="math500' has no train or dev split"):
-        build_prompt_dataset("math500", "test", "paper-fewshot", sample_dir)
+        build_prompt_dataset(DataSpec("math500", "test", "paper-fewshot", data_dir=sample_dir))
 
 
 def test_cli_show_prints_prompts_and_gold(sample_dir):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from gamermath.engine.heldout import HackingAlarm, score_completion, slope
-from gamermath.engine.run_dir import RunDir, read_jsonl
+from gamermath.run_dir import RunDir, read_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "recipes" / "tiny.toml"
@@ -53,7 +53,11 @@ def test_run_directory_files(full_run):
     run_dir, done = full_run
     for name in ("recipe.toml", "environment.json", "metrics.jsonl", "completions.jsonl"):
         assert (run_dir / name).is_file(), name
-    assert "source = " in (run_dir / "recipe.toml").read_text()
+    saved = (run_dir / "recipe.toml").read_text()
+    assert "source = " in saved
+    for trl_default in ("loss_type = ", "temperature = ", "scale_rewards = ", "weight_decay = "):
+        assert trl_default in saved  # the full resolved form, TRL's own defaults included
+    assert RunDir(run_dir).read_recipe().grpo.trl["beta"] == 0.04
     env_record = json.loads((run_dir / "environment.json").read_text())
     assert env_record["packages"]["trl"] and env_record["packages"]["peft"]
     assert env_record["model"]["attention"] == "eager"
@@ -130,6 +134,16 @@ def test_adapter_applies_to_base_model(full_run, tiny_model):
     assert model(ids).logits.shape[-1] == base.config.vocab_size
 
 
+def test_bad_lora_target_fails_before_any_training(tiny_model, tmp_path):
+    run_dir = tmp_path / "bad-target"
+    done = gmr_train(tiny_model, run_dir, "--set", 'lora.target_modules=["q_prj", "v_proj"]')
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    line = done.stderr.strip().splitlines()[-1]
+    assert str(TINY) in line and "[lora].target_modules: q_prj not found" in line
+    assert "q_proj" in line  # the modules the model does have
+    assert not run_dir.exists()  # a run that cannot start leaves nothing behind
+
+
 def test_existing_run_needs_resume(full_run, tiny_model):
     run_dir, _ = full_run
     again = gmr_train(tiny_model, run_dir)
@@ -169,6 +183,12 @@ def test_kill_9_then_resume_continues_at_the_checkpoint(tiny_model, tmp_path):
     checkpoint = run.newest_checkpoint("grpo")
     saved_step = int(checkpoint.name.split("-")[1])
     assert 4 <= saved_step < 40
+    changed = gmr_train(tiny_model, run_dir, *SLOW, "--set", "grpo.learning_rate=0.5",
+                        "--resume")
+    assert changed.returncode == 2 and "Traceback" not in changed.stderr
+    refusal = changed.stderr.strip().splitlines()
+    assert len(refusal) == 1 and "grpo.learning_rate: 0.001 -> 0.5" in refusal[0]
+    assert "--force" in refusal[0]
     resumed = gmr_train(tiny_model, run_dir, *SLOW, "--resume")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     first_line = next(line for line in resumed.stderr.splitlines() if line.startswith("grpo step"))
@@ -176,6 +196,10 @@ def test_kill_9_then_resume_continues_at_the_checkpoint(tiny_model, tmp_path):
     rows = read_jsonl(run_dir / "metrics.jsonl")
     steps = [r["step"] for r in rows if r["stage"] == "grpo" and "reward" in r]
     assert steps == list(range(1, 41))  # nothing lost, nothing logged twice
+    # the reward counters go on from where the checkpoint left them
+    hits = [r["reward_cache_hits/exact-answer"] for r in rows
+            if r["stage"] == "grpo" and "reward" in r]
+    assert hits == sorted(hits) and hits[-1] > hits[saved_step - 1] > 0
     # same data order: the resumed run goes on through the epoch's permutation of 64
     # distinct problems instead of starting it again, so no prompt comes back in 40 steps
     prompts = {}
@@ -189,10 +213,11 @@ def test_kill_9_then_resume_continues_at_the_checkpoint(tiny_model, tmp_path):
     assert (run_dir / "adapter" / "adapter_config.json").is_file()
 
 
-def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tiny_model, tmp_path):
+def test_ctrl_c_saves_a_checkpoint_and_the_printed_command_resumes(tiny_model, tmp_path):
     run_dir = tmp_path / "interrupted"
     proc = subprocess.Popen(
-        train_cmd(tiny_model, run_dir, *SLOW, "--set", "run.checkpoint_every=1000"),
+        train_cmd(tiny_model, run_dir, *SLOW, "--set", "run.checkpoint_every=1000",
+                  "--max-steps", "12"),
         env=env(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     metrics = run_dir / "metrics.jsonl"
@@ -215,6 +240,15 @@ def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(tiny_model, tmp_path):
     logged = max(r["step"] for r in read_jsonl(metrics) if r.get("stage") == "grpo")
     assert int(checkpoint.name.split("-")[1]) == logged
     assert "Traceback" not in err
+    # the printed command alone continues the same run: --set, --max-steps and the data
+    # location live in the run's recipe.toml
+    command = message[0].split("continue with: ", 1)[1].split()
+    assert command[:3] == ["gmr", "train", "--resume"] and len(command) == 4
+    resumed = subprocess.run([sys.executable, "-m", "gamermath", *command[1:]],
+                             capture_output=True, text=True, env=env(), timeout=240, cwd=REPO)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    steps = [r["step"] for r in read_jsonl(metrics) if r["stage"] == "grpo" and "reward" in r]
+    assert steps == list(range(1, 13))
 
 
 def test_torchrun_two_cpu_processes(tiny_model, tmp_path):

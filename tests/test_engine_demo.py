@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gamermath.engine.run_dir import read_jsonl
+from gamermath.run_dir import read_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
 

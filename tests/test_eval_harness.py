@@ -203,7 +203,11 @@ def train_sevens_adapter(base: Path, run_dir: Path, steps: int = 16) -> None:
     )
     trainer.train()
     trainer.model.save_pretrained(run_dir / "adapter")
-    (run_dir / "recipe.toml").write_text(f'[model]\nsource = "{base}"\n')
+    from gamermath.recipe import load_recipe
+
+    recipe = load_recipe(Path(__file__).resolve().parents[1] / "recipes" / "tiny.toml",
+                         [f"model.source={json.dumps(str(base))}"], check_plugins=False)
+    (run_dir / "recipe.toml").write_text(recipe.to_toml())
 
 
 def test_trained_run_directory_is_evaluated_with_its_adapter(tiny_model, tmp_path):

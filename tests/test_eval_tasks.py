@@ -158,7 +158,11 @@ def _run_dir(root: Path, source: str = "some/base") -> Path:
     (root / "adapter" / "adapter_config.json").write_text(
         json.dumps({"base_model_name_or_path": "other/base"})
     )
-    (root / "recipe.toml").write_text(f'[model]\nsource = "{source}"\n')
+    from gamermath.recipe import load_recipe
+
+    tiny = Path(__file__).resolve().parents[1] / "recipes" / "tiny.toml"
+    recipe = load_recipe(tiny, [f"model.source={source}"], check_plugins=False)
+    (root / "recipe.toml").write_text(recipe.to_toml(annotate=True))
     return root
 
 
@@ -179,7 +183,7 @@ def test_bad_targets_are_one_line_errors(tmp_path):
         resolve_target("x", str(tmp_path))
     run = _run_dir(tmp_path / "run")
     (run / "recipe.toml").write_text("[model]\n")
-    with pytest.raises(GmrError, match=r"recipe.toml: no \[model\] source"):
+    with pytest.raises(GmrError, match=r"recipe.toml: \[model\].source is required"):
         resolve_target(str(run), None)
     result = CliRunner().invoke(main, ["eval", "--harness", "gsm8k"])
     assert result.exit_code == 2 and "--model SOURCE or --adapter" in result.output

@@ -36,6 +36,7 @@ def test_load_local_directory_records_its_choices(tiny_model):
         "attention": "sdpa",
         "dtype": "float32",
         "device": "cpu",
+        "quantization": "none",
     }
     assert model.config._attn_implementation == "sdpa"
     assert tokenizer.pad_token is not None
@@ -179,3 +180,14 @@ def test_smollm2_from_its_pip_package_converts_once_then_loads_from_cache(tmp_pa
     assert "Paris" in reply
     assert tokenizer.pad_token is not None
     assert tokenizer.model_max_length == model.config.max_position_embeddings == 8192
+
+
+def test_load_in_4bit_says_what_is_missing(tiny_model):
+    import importlib.util
+
+    from gamermath.errors import GmrError
+
+    missing = ("needs bitsandbytes: pip install 'gamermath\\[qlora\\]'"
+               if importlib.util.find_spec("bitsandbytes") is None else "needs a CUDA GPU")
+    with pytest.raises(GmrError, match=missing):
+        load_model(str(tiny_model), load_in_4bit=True)

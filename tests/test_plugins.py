@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from gamermath import __version__
+from gamermath.testing import pip_install_target
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -28,15 +29,6 @@ def gmr(*args: str, extra_path: Path | None = None, **env: str) -> subprocess.Co
             "PYTHONPATH", "")]))
     return subprocess.run(
         [sys.executable, "-m", "gamermath", *args], capture_output=True, text=True, env=environ
-    )
-
-
-def pip_install_target(package: Path, target: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--target", str(target), str(package)],
-        check=True,
-        capture_output=True,
     )
 
 

@@ -60,7 +60,8 @@ def test_malformed_rows_are_one_line_errors(tmp_path, line, message):
         (["--timeout", "-2"], "-2 is not a positive number of seconds"),
         (["--workers", "0"], "0 is not in the range x>=1"),
         (["--reward", "format", "--option", "preset=papr"],
-         "reward 'format': option preset: unknown preset 'papr' (known: paper, qwen3.5-card)"),
+         "reward 'format' option 'preset': unknown format preset 'papr'; known: paper, "
+         "qwen3.5-card"),
         (["--reward", "format", "--option", "regex=[0-"], "is not a valid regular expression"),
         (["--reward", "format", "--option", "hash=lots"], "expects a float, got 'lots'"),
     ],

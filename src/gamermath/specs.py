@@ -20,6 +20,18 @@ ScoreFn = Callable[[str, Mapping[str, Any], Mapping[str, Any]], float]
 #: equal keys are guaranteed equal scores (e.g. the extracted final answer and the gold).
 CacheKeyFn = Callable[[str, Mapping[str, Any], Mapping[str, Any]], Hashable]
 
+#: ``check_options(options) -> None``: raise ``OptionError`` for a bad option value (an
+#: unknown preset, a regex that does not compile) so a recipe fails at ``gmr recipe check``.
+CheckOptionsFn = Callable[[Mapping[str, Any]], None]
+
+
+class OptionError(ValueError):
+    """A reward option with a bad value; ``option`` names it for the error line."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(message)
+        self.option = option
+
 
 @dataclass(frozen=True)
 class Reward:
@@ -37,6 +49,7 @@ class Reward:
     options: Mapping[str, Any] = field(default_factory=dict)
     timeout: float = 5.0
     cache_key: CacheKeyFn | None = None
+    check_options: CheckOptionsFn | None = None
     plugin: str = ""
     plugin_version: str = ""
 

@@ -7,6 +7,8 @@ writes a directory that ``AutoModelForCausalLM.from_pretrained`` and
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 CHAT_TEMPLATE = (
@@ -84,3 +86,14 @@ def make_tiny_model(
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+def pip_install_target(package: Path, target: Path) -> None:
+    """Install a plugin package (no dependencies) into ``target``, for a subprocess's
+    ``PYTHONPATH``: a real installed distribution with real entry points."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+         "--target", str(target), str(package)],
+        check=True,
+        capture_output=True,
+    )

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gamermath.hookspecs import hookimpl
-from gamermath.specs import Reward
+from gamermath.specs import OptionError, Reward
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {
@@ -55,26 +55,26 @@ def parts(options: Mapping[str, Any]) -> dict[str, Any]:
     preset = str(options.get("preset") or "")
     if preset:
         if preset not in PRESETS:
-            raise ValueError(
-                f"option preset: unknown preset '{preset}' (known: {', '.join(PRESETS)})"
-            )
+            raise ValueError(f"unknown format preset '{preset}'; known: {', '.join(PRESETS)}")
         chosen.update(PRESETS[preset])
     return chosen
 
 
 def check_options(options: Mapping[str, Any]) -> None:
-    """Reject an unknown ``preset``, an invalid ``regex`` and negative weights (ValueError);
-    ``gamermath.rewards.options`` calls this before any sample is scored."""
+    """A known ``preset``, a ``regex`` that compiles, part weights in [0, 1]; raises
+    ``OptionError`` (before any sample is scored: recipe checks, ``gmr reward score``)."""
+    preset = str(options.get("preset") or "")
+    if preset and preset not in PRESETS:
+        raise OptionError("preset", f"unknown format preset '{preset}'; known: "
+                          f"{', '.join(PRESETS)}")
     chosen = parts(options)
-    if chosen["regex"]:
-        try:
-            re.compile(chosen["regex"])
-        except re.error as exc:
-            raise ValueError(f"option regex {chosen['regex']!r} is not a valid regular "
-                             f"expression ({exc})") from None
+    try:
+        re.compile(str(chosen["regex"] or ""))
+    except re.error as exc:
+        raise OptionError("regex", f"is not a valid regular expression ({exc})") from None
     for key in ("think", "hash", "regex_weight"):
         if not 0.0 <= float(chosen[key]) <= 1.0:
-            raise ValueError(f"option {key} = {chosen[key]} must lie in [0, 1]")
+            raise OptionError(key, f"must lie in [0, 1], got {chosen[key]}")
 
 
 def score(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any]) -> float:
@@ -108,5 +108,6 @@ def register_rewards(register):
                 "think_open_in_prompt": False,
             },
             timeout=2.0,
+            check_options=check_options,
         )
     )

@@ -79,13 +79,14 @@ def show(
 ) -> None:
     """Print rendered prompts and gold answers of dataset NAME."""
     from gamermath.data import render_prompts
+    from gamermath.recipe import DataSpec
 
     spec = registry.get("dataset", name)
     if split is None:
         split = "test" if "test" in spec.splits else spec.splits[0]
-    rows = render_prompts(
-        name, split, template, data_dir, limit, seed, shots, options=parse_options(pairs)
-    )
+    data = DataSpec(dataset=name, split=split, template=template, shots=shots,
+                    data_dir=data_dir, limit=limit, options=parse_options(pairs))
+    rows = render_prompts(data, seed)
     for index, row in enumerate(rows):
         click.echo(f"--- {name} {split} #{index} (template {template}) ---")
         click.echo(format_prompt(row["prompt"]))

@@ -133,12 +133,12 @@ def score_rewards(
 
     Exits 1 when no row could be scored (every row failed)."""
     from gamermath.rewards.completions import completion_text
-    from gamermath.rewards.options import parse_option, resolve_options
+    from gamermath.rewards.options import parse_option, validate_options
     from gamermath.rewards.runner import RewardRunner
 
     spec = registry.get("reward", name)
     parsed = dict(parse_option(spec, item) for item in options)
-    resolve_options(spec, parsed)  # a bad value fails here, before any sample
+    validate_options(spec, parsed)  # a bad value fails here, before any sample
     _check_output(output_path)
     rows = _read_rows(input_path)
     for number, row in enumerate(rows, start=1):
@@ -212,12 +212,12 @@ def score_rewards(
 def check_reward(name: str, options: tuple[str, ...], workers: int | None) -> None:
     """Run a reward through the conformance battery; exit 1 if it violates the contract."""
     from gamermath.rewards.check import run_check
-    from gamermath.rewards.options import parse_option, resolve_options
+    from gamermath.rewards.options import parse_option, validate_options
     from gamermath.rewards.runner import RewardRunner
 
     spec = registry.get("reward", name)
     parsed = dict(parse_option(spec, item) for item in options)
-    resolve_options(spec, parsed)
+    validate_options(spec, parsed)
     with RewardRunner(workers=workers) as runner, stderr.status(f"checking {name}") as status:
         reports = run_check(
             spec, runner, parsed, progress=lambda case: status.update(f"checking {name}: {case}")

@@ -1,57 +1,99 @@
-"""``gmr train RECIPE`` and ``gmr recipe check|show FILE``."""
+"""``gmr train RECIPE`` and ``gmr recipe check|show|keys FILE``."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
+from gamermath.errors import GmrError
 from gamermath.recipe import load_recipe
 
 SET_HELP = "Override a recipe value: SECTION.KEY=VALUE (e.g. grpo.learning_rate=1e-4)."
 
 
-def _load(path: str, overrides: tuple[str, ...], data_dir: str | None = None):
-    overrides = tuple(overrides)
+def cli_overrides(
+    overrides: tuple[str, ...], data_dir: str | None = None, run_dir: str | None = None,
+    max_steps: int | None = None,
+) -> tuple[str, ...]:
+    """``--set`` items plus the flags that are recipe values in disguise."""
+    out = tuple(overrides)
     if data_dir:
-        overrides += (f"data.data_dir={data_dir}",)
-    return load_recipe(path, overrides)
+        out += (f"data.data_dir={_quoted(data_dir)}",)
+    if run_dir:
+        out += (f"run.output_dir={_quoted(run_dir)}",)
+    if max_steps is not None:
+        out += (f"run.max_steps={max_steps}",)
+    return out
+
+
+def _quoted(text: str) -> str:
+    import json
+
+    return json.dumps(text)
+
+
+def resolve_train_recipe(
+    recipe_file: str | None, overrides: tuple[str, ...], resume: str | None,
+    run_dir: str | None,
+):
+    """The recipe ``gmr train`` runs: the file given, or (``--resume DIR`` alone) the run's own."""
+    if recipe_file is None:
+        if not resume:
+            raise GmrError("name a RECIPE to train, or --resume RUN_DIR to continue a run")
+        saved = Path(resume) / "recipe.toml"
+        if not saved.is_file():
+            raise GmrError(f"--resume {resume}: no run there (no recipe.toml)")
+        items = overrides + (f"run.output_dir={_quoted(resume)}",)
+        return load_recipe(saved, items)
+    if resume and not run_dir:
+        overrides += (f"run.output_dir={_quoted(resume)}",)
+    return load_recipe(recipe_file, overrides)
 
 
 @click.command("train")
-@click.argument("recipe_file", metavar="RECIPE", type=click.Path(dir_okay=False))
+@click.argument("recipe_file", metavar="[RECIPE]", required=False,
+                type=click.Path(dir_okay=False))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
 @click.option("--run-dir", default=None, type=click.Path(file_okay=False),
               help="Run directory (default: [run].output_dir, else runs/RECIPE-NAME).")
-@click.option("--resume", is_flag=True, help="Continue the run in --run-dir from its newest "
-              "checkpoint.")
+@click.option("--resume", default=None, is_flag=False, flag_value="", metavar="[RUN_DIR]",
+              help="Continue a run from its newest checkpoint: RUN_DIR alone uses the run's "
+              "own recipe.toml; with RECIPE (or --set) the recipe must equal the saved one.")
+@click.option("--force", is_flag=True,
+              help="With --resume: continue even though the recipe differs from the saved one.")
 @click.option("--max-steps", default=None, type=click.IntRange(min=1),
-              help="Stop each stage (SFT, GRPO) after N optimizer steps.")
+              help="Stop each stage (SFT, GRPO) after N optimizer steps ([run] max_steps).")
 @click.option("--data-dir", default=None, type=click.Path(file_okay=False),
               help="Folder with local dataset files (else $GMR_DATA_DIR, else the hub).")
 def train(
-    recipe_file: str,
+    recipe_file: str | None,
     overrides: tuple[str, ...],
     run_dir: str | None,
-    resume: bool,
+    resume: str | None,
+    force: bool,
     max_steps: int | None,
     data_dir: str | None,
 ) -> None:
-    """Train a LoRA adapter from RECIPE: optional SFT warm-up, then GRPO (TRL)."""
+    """Train a LoRA adapter from RECIPE: optional SFT warm-up, then GRPO (TRL).
+
+    Ctrl-C saves a checkpoint at the end of the step and prints the command that resumes.
+    """
     from gamermath.cli.output import stderr
 
-    recipe = _load(recipe_file, overrides, data_dir)
+    items = cli_overrides(overrides, data_dir, run_dir, max_steps)
+    recipe = resolve_train_recipe(recipe_file, items, resume, run_dir)
     from gamermath.engine.train import TrainingInterrupted
     from gamermath.engine.train import train as run_training
 
     try:
-        result = run_training(recipe, run_dir, resume=resume, max_steps=max_steps, console=stderr)
+        result = run_training(recipe, resume=resume is not None, force=force, console=stderr)
     except TrainingInterrupted as exc:
         where = f"; checkpoint {exc.checkpoint}" if exc.checkpoint else ""
-        run = run_dir or recipe["run"]["output_dir"]
         click.echo(
             f"gmr: interrupted during {exc.stage} at step {exc.step}{where}; continue with: "
-            f"gmr train {recipe_file} --run-dir {run} --resume",
+            f"gmr train --resume {recipe.run.output_dir}",
             err=True,
         )
         sys.exit(130)
@@ -79,15 +121,22 @@ def recipe() -> None:
 @recipe.command("check")
 @click.argument("recipe_file", metavar="FILE", type=click.Path(dir_okay=False))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
-def check(recipe_file: str, overrides: tuple[str, ...]) -> None:
-    """Validate FILE (keys, types, plugin names) without loading torch."""
-    loaded = _load(recipe_file, overrides)
-    grpo = loaded["grpo"]
+@click.option("--no-trl", is_flag=True,
+              help="Skip building TRL's configs (saves importing torch; keys, types, values "
+              "and plugin names are still checked).")
+def check(recipe_file: str, overrides: tuple[str, ...], no_trl: bool) -> None:
+    """Validate FILE: keys, types, values, plugin names, columns, and TRL's own checks."""
+    loaded = load_recipe(recipe_file, overrides)
+    if not no_trl:
+        from gamermath.engine.trl_config import check_trl_configs
+
+        check_trl_configs(loaded)
+    grpo = loaded.grpo.trl
     stages = ("SFT + " if loaded.sft_enabled else "") + "GRPO"
-    rewards = " + ".join(f"{r['label']} {r['weight']:g}" for r in loaded["rewards"])
+    rewards = " + ".join(f"{r.label} {r.weight:g}" for r in loaded.rewards)
     click.echo(
-        f"ok: {recipe_file}: {stages} on {loaded['model']['source']}, "
-        f"{loaded['data']['dataset']}/{loaded['data']['split']}, "
+        f"ok: {recipe_file}: {stages} on {loaded.model.source}, "
+        f"{loaded.data.dataset}/{loaded.data.split}, "
         f"{grpo.get('num_generations')} generations, lr {grpo.get('learning_rate'):g}, "
         f"rewards {rewards}"
     )
@@ -96,7 +145,17 @@ def check(recipe_file: str, overrides: tuple[str, ...]) -> None:
 @recipe.command("show")
 @click.argument("recipe_file", metavar="FILE", type=click.Path(dir_okay=False))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
-def show(recipe_file: str, overrides: tuple[str, ...]) -> None:
-    """Print FILE resolved: every section with its defaults filled in."""
-    loaded = _load(recipe_file, overrides)
-    click.echo(loaded.to_toml(), nl=False)
+@click.option("--plain", is_flag=True, help="No comments saying where defaults came from.")
+def show(recipe_file: str, overrides: tuple[str, ...], plain: bool) -> None:
+    """Print FILE resolved: every value, TRL's own defaults included, each default labelled."""
+    loaded = load_recipe(recipe_file, overrides)
+    click.echo(loaded.to_toml(annotate=not plain), nl=False)
+
+
+@recipe.command("keys")
+@click.option("--markdown", is_flag=True, help="The README's recipe key tables.")
+def keys(markdown: bool) -> None:
+    """List every gmr recipe key with its default and meaning."""
+    from gamermath.recipe.docs import keys_markdown, keys_text
+
+    click.echo(keys_markdown() if markdown else keys_text(), nl=False)

@@ -8,13 +8,12 @@ from the same ``subject`` when rows carry one.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from gamermath import plugins
 from gamermath.data.rows import load_rows, merge_options
 from gamermath.errors import GmrError
+from gamermath.recipe.schema import DataSpec
 
 FEWSHOT_SPLITS = ("train", "dev")
 
@@ -51,52 +50,34 @@ def draw_shots(
     return drawn
 
 
-def render_prompts(
-    dataset: str,
-    split: str,
-    template: str,
-    data_dir: str | Path | None = None,
-    limit: int | None = None,
-    seed: int = 0,
-    shots: int | None = None,
-    options: Mapping[str, Any] | None = None,
-    template_options: Mapping[str, Any] | None = None,
-) -> list[dict[str, Any]]:
-    """Rows of one split with a ``prompt`` column rendered by ``template`` (plain dicts)."""
-    spec = plugins.get("template", template)
-    tmpl_options = merge_options("template", template, spec.options, template_options)
-    rows = load_rows(dataset, split, data_dir, options)
-    if limit is not None:
-        rows = rows[: max(limit, 0)]
-    k = spec.shots if shots is None else shots
+def render_prompts(spec: DataSpec, seed: int = 0) -> list[dict[str, Any]]:
+    """Rows of ``spec.split`` with a ``prompt`` column rendered by ``spec.template``.
+
+    ``spec.limit`` keeps the first N rows; ``spec.shots`` overrides the template's few-shot
+    count; few-shot examples are drawn with ``seed``.
+    """
+    template = plugins.get("template", spec.template)
+    tmpl_options = merge_options("template", spec.template, template.options,
+                                 spec.template_options)
+    rows = load_rows(spec.dataset, spec.split, spec.data_dir, spec.options)
+    if spec.limit is not None:
+        rows = rows[: max(spec.limit, 0)]
+    k = template.shots if spec.shots is None else spec.shots
     pool: list[dict[str, Any]] = []
     if k > 0:
-        pool = load_rows(dataset, fewshot_split(dataset), data_dir, options)
+        pool = load_rows(spec.dataset, fewshot_split(spec.dataset), spec.data_dir, spec.options)
     shot_lists = draw_shots(rows, pool, k, seed)
     return [
-        {"prompt": spec.render(row, examples, tmpl_options), **row}
+        {"prompt": template.render(row, examples, tmpl_options), **row}
         for row, examples in zip(rows, shot_lists, strict=True)
     ]
 
 
-def build_prompt_dataset(
-    dataset: str,
-    split: str,
-    template: str,
-    data_dir: str | Path | None = None,
-    limit: int | None = None,
-    seed: int = 0,
-    shots: int | None = None,
-    options: Mapping[str, Any] | None = None,
-    template_options: Mapping[str, Any] | None = None,
-):
+def build_prompt_dataset(spec: DataSpec, seed: int = 0):
     """A ``datasets.Dataset`` with ``prompt`` (text or chat messages), ``answer`` and gold columns.
 
-    The format TRL's ``GRPOTrainer`` takes; ``shots`` overrides the template's default.
+    The format TRL's ``GRPOTrainer`` takes.
     """
     import datasets
 
-    rows = render_prompts(
-        dataset, split, template, data_dir, limit, seed, shots, options, template_options
-    )
-    return datasets.Dataset.from_list(rows)
+    return datasets.Dataset.from_list(render_prompts(spec, seed))

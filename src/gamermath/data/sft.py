@@ -11,12 +11,13 @@ final number (``1,080`` becomes ``1080``) so every target ends in a plain intege
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from gamermath import plugins
 from gamermath.data.prompts import render_prompts
+from gamermath.data.rows import merge_options
 from gamermath.errors import GmrError
+from gamermath.recipe.schema import DataSpec
 
 
 def completion_text(row: Mapping[str, Any], completion_format: str) -> str:
@@ -25,28 +26,19 @@ def completion_text(row: Mapping[str, Any], completion_format: str) -> str:
     return completion_format.format(reasoning=str(row["reasoning"]).strip(), answer=answer)
 
 
-def sft_pairs(
-    dataset: str,
-    split: str = "train",
-    template: str = "chat-think",
-    data_dir: str | Path | None = None,
-    limit: int | None = None,
-    seed: int = 0,
-    options: Mapping[str, Any] | None = None,
-    shots: int | None = None,
-    template_options: Mapping[str, Any] | None = None,
-) -> list[dict[str, Any]]:
+def sft_pairs(spec: DataSpec, seed: int = 0) -> list[dict[str, Any]]:
     """Prompt-completion rows (plain dicts) for SFT; chat templates give message lists."""
-    spec = plugins.get("template", template)
-    completion_format = spec.options.get("completion_format")
+    template = plugins.get("template", spec.template)
+    options = merge_options("template", spec.template, template.options, spec.template_options)
+    completion_format = options.get("completion_format")
     if not completion_format:
-        raise GmrError(f"template '{template}' has no completion_format; it cannot build SFT data")
-    rows = render_prompts(
-        dataset, split, template, data_dir, limit, seed, shots, options, template_options
-    )
+        raise GmrError(
+            f"template '{spec.template}' has no completion_format; it cannot build SFT data"
+        )
+    rows = render_prompts(spec, seed)
     if rows and "reasoning" not in rows[0]:
         raise GmrError(
-            f"dataset '{dataset}' has no 'reasoning' column, so it cannot build SFT data "
+            f"dataset '{spec.dataset}' has no 'reasoning' column, so it cannot build SFT data "
             "(gsm8k and arith can)"
         )
     pairs = []
@@ -58,26 +50,12 @@ def sft_pairs(
     return pairs
 
 
-def build_sft_dataset(
-    dataset: str,
-    split: str = "train",
-    template: str = "chat-think",
-    data_dir: str | Path | None = None,
-    limit: int | None = None,
-    seed: int = 0,
-    options: Mapping[str, Any] | None = None,
-    shots: int | None = None,
-    template_options: Mapping[str, Any] | None = None,
-):
+def build_sft_dataset(spec: DataSpec, seed: int = 0):
     """A ``datasets.Dataset`` in TRL SFTTrainer's prompt-completion format.
 
     Conversational when the template is a chat template: ``prompt`` is a message list and
     ``completion`` is ``[{"role": "assistant", "content": "<think>...</think>\\n#### N"}]``.
-    ``shots`` overrides the template's few-shot count (``paper-fewshot`` defaults to 8).
     """
     import datasets
 
-    rows = sft_pairs(
-        dataset, split, template, data_dir, limit, seed, options, shots, template_options
-    )
-    return datasets.Dataset.from_list(rows)
+    return datasets.Dataset.from_list(sft_pairs(spec, seed))

@@ -25,8 +25,8 @@ from typing import Any
 from transformers import TrainerCallback
 
 from gamermath.engine.heldout import HackingAlarm, HeldoutEvaluator
-from gamermath.engine.run_dir import RunDir
 from gamermath.rewards.completions import completion_text
+from gamermath.run_dir import RunDir
 
 log = logging.getLogger("gamermath.engine")
 

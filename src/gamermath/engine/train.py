@@ -1,24 +1,27 @@
 """A recipe to a trained LoRA adapter: optional SFT warm-up, then GRPO, both TRL trainers.
 
 The same LoRA adapter is trained through both stages (SFT's adapter is handed to
-``GRPOTrainer`` as a ``PeftModel``; with ``beta > 0`` TRL keeps a frozen copy as the KL
-reference), so ``RUN_DIR/adapter`` applied to the base model reproduces the trained model.
-Checkpoints are TRL's own (adapter, optimizer, scheduler, RNG and trainer state), so a
-resumed run continues at the same step with the same data order.
+``GRPOTrainer`` as a ``PeftModel``), so ``RUN_DIR/adapter`` applied to the base model
+reproduces the trained model. Checkpoints are TRL's own (adapter, optimizer, scheduler,
+RNG and trainer state), so a resumed run continues at the same step with the same data
+order. Everything that can be checked is checked before the first step: TRL's configs of
+both stages, the LoRA target modules against the loaded model, and the dataset columns
+each reward needs.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gamermath.engine.run_dir import RunDir, read_jsonl
 from gamermath.errors import GmrError
-from gamermath.recipe import Recipe, reward_terms
+from gamermath.recipe import Recipe
+from gamermath.run_dir import RunDir, read_jsonl
 
 log = logging.getLogger("gamermath.engine")
 
@@ -56,112 +59,69 @@ def lora_config(recipe: Recipe):
     """PEFT ``LoraConfig`` from ``[lora]``."""
     from peft import LoraConfig
 
-    lora = recipe["lora"]
+    lora = recipe.lora
+    targets = lora.target_modules
     return LoraConfig(
-        r=int(lora["r"]),
-        lora_alpha=lora["alpha"],
-        lora_dropout=float(lora["dropout"]),
-        target_modules=lora["target_modules"],
-        bias=lora["bias"],
+        r=int(lora.r),
+        lora_alpha=lora.alpha,
+        lora_dropout=float(lora.dropout),
+        target_modules=targets if isinstance(targets, str) else list(targets),
+        bias=lora.bias,
         task_type="CAUSAL_LM",
     )
+
+
+def check_target_modules(recipe: Recipe, model: Any) -> None:
+    """Every ``[lora].target_modules`` name is a module of the loaded model."""
+    targets = recipe.lora.target_modules
+    if isinstance(targets, str):
+        return
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules() if name}
+    missing = [t for t in targets if t not in names]
+    if missing:
+        import torch
+
+        linear = sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules()
+                         if isinstance(module, torch.nn.Linear)})
+        raise GmrError(
+            f"{recipe.path}: [lora].target_modules: {', '.join(missing)} not found in "
+            f"{recipe.model.source}; its linear modules: {', '.join(linear)} "
+            "(or use \"all-linear\")"
+        )
+
+
+def check_reward_columns(recipe: Recipe, columns: list[str], where: str) -> None:
+    """Every reward's declared columns exist in the rows it will score."""
+    from gamermath import plugins
+
+    for index, term in enumerate(recipe.rewards):
+        reward = plugins.get("reward", term.name)
+        missing = [c for c in reward.columns if c not in columns]
+        if missing:
+            raise GmrError(
+                f"{recipe.path}: [[rewards]] #{index + 1} ({term.name}) needs column(s) "
+                f"{', '.join(missing)}, which the {where} rows lack (columns: "
+                f"{', '.join(sorted(columns))})"
+            )
 
 
 def truncate_prompts(dataset, tokenizer, max_tokens: int):
     """Keep only the last ``max_tokens`` tokens of longer prompts (TRL's former left truncation).
 
-    A chat prompt that is too long is rendered through the chat template first and then
-    truncated as text, so the generation prompt (the assistant turn's opening) is kept.
+    A chat prompt is rendered through the chat template first and then truncated as text,
+    so the generation prompt (the assistant turn's opening) is kept; a column cannot mix
+    message lists and strings, so all chat prompts become text.
     """
     from gamermath.engine.heldout import prompt_text
 
     def cut(row):
         text = prompt_text(row["prompt"], tokenizer)
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-        if len(ids) <= max_tokens:
+        if len(ids) <= max_tokens and isinstance(row["prompt"], str):
             return {"prompt": row["prompt"]}
         return {"prompt": tokenizer.decode(ids[-max_tokens:])}
 
-    chat = len(dataset) and not isinstance(dataset[0]["prompt"], str)
-    if chat:  # a column cannot mix message lists and strings: render all as text
-        return dataset.map(
-            lambda row: {"prompt": tokenizer.decode(
-                tokenizer(prompt_text(row["prompt"], tokenizer), add_special_tokens=False)[
-                    "input_ids"][-max_tokens:])}
-        )
     return dataset.map(cut)
-
-
-def _prompt_data(recipe: Recipe) -> tuple[Any, list[dict[str, Any]]]:
-    from gamermath.data import build_prompt_dataset, render_prompts
-
-    data, run, ev = recipe["data"], recipe["run"], recipe["eval"]
-    train = build_prompt_dataset(
-        data["dataset"], data["split"], data["template"], data["data_dir"], data["limit"],
-        run["seed"], data["shots"], data["options"], data["template_options"],
-    )
-    heldout: list[dict[str, Any]] = []
-    if ev["heldout"] and ev["heldout"] > 0:
-        heldout = render_prompts(
-            data["dataset"], ev["split"], data["template"], data["data_dir"], ev["heldout"],
-            run["seed"], data["shots"], data["options"], data["template_options"],
-        )
-    return train, heldout
-
-
-def _sft_data(recipe: Recipe):
-    from gamermath.data import build_sft_dataset
-
-    data, sft = recipe["data"], recipe["sft"]
-    template = sft["template"] or data["template"]
-    # the warm-up sees the same prompts as GRPO: same template, same template options
-    template_options = data["template_options"] if template == data["template"] else {}
-    return build_sft_dataset(
-        sft["dataset"] or data["dataset"], sft["split"], template, data["data_dir"],
-        sft["limit"], recipe["run"]["seed"], sft["options"] or data["options"], sft["shots"],
-        template_options,
-    )
-
-
-def _trainer_args(recipe: Recipe, stage: str, run: RunDir, max_steps: int | None) -> dict:
-    args = recipe.trl_args(stage)
-    args.update(
-        output_dir=str(run.checkpoints(stage)),
-        seed=int(recipe["run"]["seed"]),
-        save_strategy="steps",
-        save_steps=int(recipe["run"]["checkpoint_every"]),
-        disable_tqdm=True,
-    )
-    if max_steps is not None:
-        args["max_steps"] = int(max_steps)
-    if "bf16" not in args and "fp16" not in args:  # TRL's default (bf16) fails on a CPU
-        import torch
-
-        args["bf16"] = bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
-    if "use_cpu" not in args:
-        import torch
-
-        # without it, torchrun/accelerate CPU processes would each train alone (no gloo DDP)
-        args["use_cpu"] = not torch.cuda.is_available()
-    return args
-
-
-def make_config(config_class, recipe: Recipe, stage: str, **args):
-    """A TRL config; its own validation errors become one line naming the recipe section."""
-    try:
-        return config_class(**args)
-    except (ValueError, TypeError) as exc:
-        detail = " ".join(str(exc).split())
-        raise GmrError(f"{recipe.path}: [{stage}]: {detail}") from None
-
-
-def _common_callbacks(trainer, callbacks: list) -> None:
-    from transformers.trainer_callback import PrinterCallback, ProgressCallback
-
-    trainer.remove_callback(PrinterCallback)
-    trainer.remove_callback(ProgressCallback)
-    for callback in callbacks:
-        trainer.add_callback(callback)
 
 
 def _run_stage(trainer, interrupt, stage: str, checkpoint: Path | None, run: RunDir) -> int:
@@ -187,25 +147,45 @@ def _resume_point(run: RunDir, stage: str, resume: bool) -> Path | None:
     return checkpoint
 
 
-def train(
-    recipe: Recipe,
-    run_dir: str | Path | None = None,
-    resume: bool = False,
-    max_steps: int | None = None,
-    console: Any = None,
-) -> TrainResult:
-    """Run a recipe end to end; write the run directory; return where the adapter is."""
-    rank, local_rank, world_size = world()
-    run = RunDir(run_dir or recipe["run"]["output_dir"])
-    if resume and not run.exists():
-        raise GmrError(f"--resume: {run.root} holds no run (no recipe.toml); start it without")
-    if not resume and run.exists() and rank == 0:
-        raise GmrError(
-            f"{run.root} already holds a run; continue it with --resume or choose another "
-            "--run-dir"
-        )
-    if resume and (run.adapter / "adapter_config.json").is_file():
+def open_run(recipe: Recipe, resume: bool = False, force: bool = False) -> RunDir:
+    """The run directory for ``recipe``: new, or (``resume``) the same run continued.
+
+    A resume whose recipe differs from the saved ``recipe.toml`` is refused with the
+    differing keys, unless ``force``; then the old recipe is kept beside the new one.
+    """
+    run = RunDir(recipe.run.output_dir)
+    rank = world()[0]
+    if not resume:
+        if run.exists() and rank == 0:
+            raise GmrError(f"{run.root} already holds a run; continue it with gmr train --resume "
+                           f"{run.root}, or choose another --run-dir")
+        return run
+    if not run.exists():
+        raise GmrError(f"--resume {run.root}: no run there (no recipe.toml); start it without "
+                       "--resume")
+    if (run.adapter / "adapter_config.json").is_file():
         raise GmrError(f"{run.root} is complete (adapter/ written); nothing to resume")
+    saved = run.read_recipe()
+    changed = saved.differences(recipe, ignore=("run.output_dir",))
+    if changed and not force:
+        shown = "; ".join(changed[:8]) + (f"; and {len(changed) - 8} more" if len(changed) > 8
+                                          else "")
+        raise GmrError(f"{run.recipe}: the resumed recipe differs from the run's own ({shown}); "
+                       f"resume with gmr train --resume {run.root} alone, or add --force")
+    if changed and rank == 0:
+        kept = run.root / f"recipe.before-{time.strftime('%Y%m%d-%H%M%S')}.toml"
+        run.recipe.replace(kept)
+        run.recipe.write_text(recipe.to_toml(annotate=True), encoding="utf-8")
+        log.warning("resuming with a changed recipe (--force); the old one is %s", kept.name)
+    return run
+
+
+def train(
+    recipe: Recipe, resume: bool = False, force: bool = False, console: Any = None
+) -> TrainResult:
+    """Run a recipe end to end in ``recipe.run.output_dir``; return where the adapter is."""
+    rank, local_rank, world_size = world()
+    run = open_run(recipe, resume, force)
 
     import datasets
     import torch
@@ -213,43 +193,47 @@ def train(
     from transformers import set_seed
 
     from gamermath.engine import environment
+    from gamermath.engine.trl_config import check_trl_configs
     from gamermath.models import load_model
 
+    check_trl_configs(recipe)
     transformers.logging.set_verbosity_error()
     for noise in (".*gradient_checkpointing.*deprecated", ".*pin_memory.*"):
         warnings.filterwarnings("ignore", message=noise)
     transformers.logging.disable_progress_bar()  # the run shows one progress bar: ours
     datasets.disable_progress_bars()
-    seed = int(recipe["run"]["seed"])
-    set_seed(seed)
-    if rank == 0:
-        run.prepare()
-        if not resume:
-            run.recipe.write_text(recipe.to_toml(), encoding="utf-8")
+    set_seed(int(recipe.run.seed))
 
     device = None
     if torch.cuda.is_available() and world_size > 1:
         device = f"cuda:{local_rank}"
-    model_cfg = recipe["model"]
+    model_spec = recipe.model
     model, tokenizer, record = load_model(
-        model_cfg["source"], model_cfg["dtype"], model_cfg["attention"], model_cfg["cache_dir"],
-        device=device,
+        model_spec.source, model_spec.dtype, model_spec.attention, model_spec.cache_dir,
+        device=device, load_in_4bit=model_spec.load_in_4bit,
     )
-    if rank == 0:
+    check_target_modules(recipe, model)
+    train_set, heldout_rows = _prompt_data(recipe)
+    check_reward_columns(recipe, list(train_set.column_names), "training")
+    if heldout_rows:
+        check_reward_columns(recipe, list(heldout_rows[0]), "held-out")
+    if rank == 0:  # every check passed: only now does the run directory appear
+        run.prepare()
+        if not resume:
+            run.recipe.write_text(recipe.to_toml(annotate=True), encoding="utf-8")
         env = environment.capture(record, world_size)
-        env["lora"] = dict(recipe["lora"])
+        env["lora"] = {"r": recipe.lora.r, "alpha": recipe.lora.alpha,
+                       "target_modules": recipe.lora.target_modules}
         run.write_json(run.environment, env)
 
     result = TrainResult(run_dir=run.root, adapter=run.adapter)
-    train_set, heldout_rows = _prompt_data(recipe)
-    if recipe["grpo"].get("max_prompt_length"):
-        train_set = truncate_prompts(train_set, tokenizer, int(recipe["grpo"]["max_prompt_length"]))
+    if recipe.grpo.max_prompt_length:
+        train_set = truncate_prompts(train_set, tokenizer, int(recipe.grpo.max_prompt_length))
     from gamermath.engine.heldout import HeldoutEvaluator
 
-    ev = recipe["eval"]
-    completion_tokens = int(recipe["grpo"].get("max_completion_length") or 256)
     evaluator = HeldoutEvaluator(
-        heldout_rows, tokenizer, ev["max_new_tokens"] or completion_tokens, ev["batch_size"]
+        heldout_rows, tokenizer, recipe.eval.max_new_tokens or recipe.completion_tokens(),
+        recipe.eval.batch_size,
     ) if heldout_rows else None
 
     if recipe.sft_enabled:
@@ -259,10 +243,9 @@ def train(
             model = PeftModel.from_pretrained(model, str(run.stage_final("sft")), is_trainable=True)
             log.info("SFT stage already complete; continuing with its adapter")
         else:
-            model = _sft_stage(recipe, run, model, tokenizer, evaluator, resume, max_steps, console,
-                               result)
-    model = _grpo_stage(recipe, run, model, tokenizer, train_set, evaluator, resume, max_steps,
-                        console, result)
+            model = _sft_stage(recipe, run, model, tokenizer, evaluator, resume, console, result)
+    model = _grpo_stage(recipe, run, model, tokenizer, train_set, evaluator, resume, console,
+                        result)
 
     if rank == 0:
         model.save_pretrained(str(run.adapter), selected_adapters=["default"])
@@ -275,19 +258,31 @@ def train(
     return result
 
 
-def _sft_stage(recipe, run, model, tokenizer, evaluator, resume, max_steps, console, result):
-    from trl import SFTConfig, SFTTrainer
+def _prompt_data(recipe: Recipe) -> tuple[Any, list[dict[str, Any]]]:
+    from gamermath.data import build_prompt_dataset, render_prompts
 
+    train = build_prompt_dataset(recipe.data, recipe.run.seed)
+    heldout: list[dict[str, Any]] = []
+    if recipe.eval.heldout > 0:
+        heldout = render_prompts(recipe.heldout_data(), recipe.run.seed)
+    return train, heldout
+
+
+def _sft_stage(recipe, run, model, tokenizer, evaluator, resume, console, result):
+    from trl import SFTTrainer
+
+    from gamermath.data import build_sft_dataset
     from gamermath.engine.callbacks import (
         HeldoutCallback,
         InterruptCallback,
         MetricsCallback,
         RichProgressCallback,
     )
+    from gamermath.engine.trl_config import make_config, trainer_args
 
     checkpoint = _resume_point(run, "sft", resume)
-    dataset = _sft_data(recipe)
-    args = make_config(SFTConfig, recipe, "sft", **_trainer_args(recipe, "sft", run, max_steps))
+    dataset = build_sft_dataset(recipe.sft_data(), recipe.run.seed)
+    args = make_config(recipe, "sft", trainer_args(recipe, "sft", str(run.checkpoints("sft"))))
     tokenizer.padding_side = "right"
     interrupt = InterruptCallback()
     trainer = SFTTrainer(
@@ -311,11 +306,34 @@ def _sft_stage(recipe, run, model, tokenizer, evaluator, resume, max_steps, cons
     return model
 
 
-def _grpo_stage(
-    recipe, run, model, tokenizer, train_set, evaluator, resume, max_steps, console, result
-):
+def _common_callbacks(trainer, callbacks: list) -> None:
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    trainer.remove_callback(PrinterCallback)
+    trainer.remove_callback(ProgressCallback)
+    for callback in callbacks:
+        trainer.add_callback(callback)
+
+
+def restore_reward_counters(runner: Any, rows: list[dict[str, Any]]) -> None:
+    """Continue the reward counters of a resumed run from its last logged GRPO row."""
+    logged = [r for r in rows if r.get("stage") == "grpo" and "reward" in r]
+    if not logged:
+        return
+    last = logged[-1]
+    kinds = {"reward_timeouts/": "timeouts", "reward_errors/": "errors",
+             "reward_cache_hits/": "cache_hits"}
+    counts: dict[str, dict[str, int]] = {}
+    for key, value in last.items():
+        for prefix, kind in kinds.items():
+            if key.startswith(prefix) and isinstance(value, (int, float)):
+                counts.setdefault(key[len(prefix):], {})[kind] = int(value)
+    runner.restore_counters(counts)
+
+
+def _grpo_stage(recipe, run, model, tokenizer, train_set, evaluator, resume, console, result):
     from peft import PeftModel
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOTrainer
 
     from gamermath.engine.callbacks import (
         CompletionRecorder,
@@ -325,22 +343,23 @@ def _grpo_stage(
         RichProgressCallback,
     )
     from gamermath.engine.heldout import HackingAlarm
+    from gamermath.engine.trl_config import make_config, trainer_args
     from gamermath.rewards.runner import RewardRunner
     from gamermath.rewards.trl_adapter import RewardCountersCallback, make_reward_funcs
 
     checkpoint = _resume_point(run, "grpo", resume)
-    terms = reward_terms(recipe)
-    rcfg = recipe["run"]
-    with RewardRunner(workers=rcfg["reward_workers"]) as runner:
+    terms = recipe.reward_terms()
+    run_spec = recipe.run
+    with RewardRunner(workers=run_spec.reward_workers) as runner:
+        if checkpoint is not None:
+            restore_reward_counters(runner, run.metrics_rows())
         funcs, weights = make_reward_funcs(terms, runner)
         recorder = CompletionRecorder(
-            run, [t.label for t in terms], weights, rcfg["completions_every"],
-            rcfg["completions_kept"],
+            run, [t.label for t in terms], weights, run_spec.completions_every,
+            run_spec.completions_kept,
         )
-        args = make_config(
-            GRPOConfig, recipe, "grpo", reward_weights=weights,
-            **_trainer_args(recipe, "grpo", run, max_steps),
-        )
+        args = make_config(recipe, "grpo",
+                           trainer_args(recipe, "grpo", str(run.checkpoints("grpo"))))
         tokenizer.padding_side = "left"
         is_peft = isinstance(model, PeftModel)
         interrupt = InterruptCallback()
@@ -350,15 +369,14 @@ def _grpo_stage(
         )
         callbacks: list = [RewardCountersCallback(runner), MetricsCallback(run, "grpo")]
         if evaluator is not None:
-            alarm = HackingAlarm(window=int(recipe["eval"]["alarm_window"]))
-            for row in read_jsonl(run.metrics):  # a resumed run keeps its alarm history
+            alarm = HackingAlarm(window=int(recipe.eval.alarm_window))
+            for row in run.metrics_rows():  # a resumed run keeps its alarm history
                 if row.get("stage") == "grpo" and "heldout/train_reward" in row:
                     alarm.points.append(
                         (row["step"], row["heldout/train_reward"], row["heldout/accuracy"])
                     )
             callbacks.append(HeldoutCallback(
-                run, "grpo", evaluator, recipe["eval"]["every"], alarm,
-                at_start=checkpoint is None,
+                run, "grpo", evaluator, recipe.eval.every, alarm, at_start=checkpoint is None,
             ))
         callbacks += [recorder, RichProgressCallback("grpo", console), interrupt]
         _common_callbacks(trainer, callbacks)

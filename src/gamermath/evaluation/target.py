@@ -8,17 +8,11 @@ final adapter) stands for its base model plus that adapter, whether it is named 
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from gamermath.errors import GmrError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+from gamermath.run_dir import RunDir
 
 
 @dataclass(frozen=True)
@@ -41,16 +35,8 @@ def is_run_dir(path: Path) -> bool:
 
 
 def run_dir_source(run_dir: Path) -> str:
-    """The ``[model] source`` recorded in a run directory's ``recipe.toml``."""
-    path = run_dir / "recipe.toml"
-    try:
-        recipe: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise GmrError(f"{path}: cannot read the recipe: {exc}") from None
-    source = (recipe.get("model") or {}).get("source")
-    if not isinstance(source, str) or not source:
-        raise GmrError(f"{path}: no [model] source; cannot tell which base model was trained")
-    return source
+    """The ``[model] source`` of a run directory's recipe (read as a typed ``Recipe``)."""
+    return RunDir(run_dir).read_recipe().model.source
 
 
 def _adapter_base(adapter: Path) -> str:

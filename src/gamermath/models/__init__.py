@@ -113,8 +113,12 @@ def load_model(
     attention: str = "auto",
     cache_dir: str | Path | None = None,
     device: str | None = None,
+    load_in_4bit: bool = False,
 ) -> tuple[Any, Any, dict[str, str]]:
     """``(model, tokenizer, record)`` for any model source.
+
+    ``load_in_4bit`` loads the weights as bitsandbytes NF4 (QLoRA: double quantization,
+    compute in the chosen dtype); it needs CUDA and the ``bitsandbytes`` package.
 
     The tokenizer always has a pad token, a chat template and a finite
     ``model_max_length`` (the model context when none was saved). ``record`` holds
@@ -131,6 +135,9 @@ def load_model(
     attn = choose_attention(attention)
     device = choose_device(device)
     kwargs: dict[str, Any] = {"dtype": getattr(torch, dtype_name)}
+    if load_in_4bit:
+        kwargs["quantization_config"] = four_bit_config(dtype_name, device)
+        kwargs["device_map"] = {"": device}
     if hub_offline():  # honoured even when set after huggingface_hub was imported
         kwargs["local_files_only"] = True
     try:
@@ -151,7 +158,8 @@ def load_model(
     except OSError as exc:
         detail = " ".join(str(exc).split())[:200]
         raise GmrError(f"cannot load model '{source}' (resolved to {resolved}): {detail}") from None
-    model.to(device)
+    if not load_in_4bit:  # a quantized model is placed by its device_map
+        model.to(device)
     prepare_tokenizer(tokenizer)
     context = getattr(model.config, "max_position_embeddings", None)
     if context and tokenizer.model_max_length > 10**9:  # no limit saved with the tokenizer
@@ -164,8 +172,24 @@ def load_model(
         "attention": attn,
         "dtype": dtype_name,
         "device": device,
+        "quantization": "nf4" if load_in_4bit else "none",
     }
     return model, tokenizer, record
+
+
+def four_bit_config(dtype_name: str, device: str):
+    """A bitsandbytes NF4 ``BitsAndBytesConfig``, or a one-line error saying what is missing."""
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise GmrError("[model] load_in_4bit needs bitsandbytes: pip install 'gamermath[qlora]'")
+    if not device.startswith("cuda"):
+        raise GmrError("[model] load_in_4bit needs a CUDA GPU (bitsandbytes NF4); set it to "
+                       "false on this machine")
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    compute = torch.float16 if dtype_name == "float16" else torch.bfloat16
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                              bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=compute)
 
 
 __all__ = [

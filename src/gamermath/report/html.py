@@ -47,14 +47,13 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 
 def _run_summary(run: RunData) -> str:
-    model = run.recipe.get("model", {}) if isinstance(run.recipe.get("model"), dict) else {}
+    recipe = run.recipe
     steps = [row.get("step") for row in run.metrics if isinstance(row.get("step"), (int, float))]
     status = "finished (adapter saved)" if run.finished else (
         '<span class="warn">incomplete: still running or interrupted; showing what it has</span>')
     rewards = ", ".join(
-        f"{escape(str(r.get('name', '?')))} x{escape(str(r.get('weight', 1)))}"
-        for r in run.recipe.get("rewards", []) if isinstance(r, dict)
-    )
+        f"{escape(r.label)} x{r.weight:g}" for r in (recipe.rewards if recipe else ())
+    ) or escape(run.recipe_problem)
     env = run.environment
     device = env.get("device") or env.get("gpu") or ""
     if isinstance(device, dict):
@@ -62,7 +61,7 @@ def _run_summary(run: RunData) -> str:
     cells = [
         ("run", escape(str(run.path))),
         ("status", status),
-        ("model", escape(str(model.get("source", "")))),
+        ("model", escape(recipe.model.source if recipe else "")),
         ("rewards", rewards),
         ("stages", escape(", ".join(run.stages()))),
         ("last step", escape(str(max(steps) if steps else "none"))),

@@ -150,15 +150,14 @@ def plot_step_time(runs: Sequence[RunData], out: Path) -> Path | None:
 def planned_peak_mb(run: RunData) -> float | None:
     """``gmr plan``'s tensor peak for a run's GRPO stage, when it ran on CUDA and can be planned."""
     device = run.environment.get("device")
-    if not (isinstance(device, dict) and device.get("cuda")) or not run.recipe:
+    if not (isinstance(device, dict) and device.get("cuda")) or run.recipe is None:
         return None
     from gamermath.errors import GmrError
-    from gamermath.planner import estimate, resolve_architecture, shape_from_recipe
+    from gamermath.planner import plan
 
     try:
-        source = str(run.recipe.get("model", {}).get("source", ""))
-        est = estimate(resolve_architecture(source), shape_from_recipe(run.recipe))
-    except (GmrError, TypeError, ValueError, AttributeError):
+        est = plan(run.recipe)
+    except GmrError:
         return None
     return est.peak_tensors / 2**20
 

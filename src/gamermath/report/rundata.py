@@ -7,12 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
-
 from gamermath.errors import GmrError
+from gamermath.recipe import Recipe
+from gamermath.run_dir import RunDir
 
 
 @dataclass
@@ -20,7 +17,9 @@ class RunData:
     """Everything a report shows about one run; missing files leave fields empty."""
 
     path: Path
-    recipe: dict[str, Any] = field(default_factory=dict)
+    recipe: Recipe | None = None
+    #: why the run's recipe.toml could not be read as a recipe (empty when it could)
+    recipe_problem: str = ""
     environment: dict[str, Any] = field(default_factory=dict)
     metrics: list[dict[str, Any]] = field(default_factory=list)
     completions: list[dict[str, Any]] = field(default_factory=list)
@@ -98,20 +97,20 @@ def load_run(path: str | Path) -> RunData:
     path = Path(path)
     if not path.is_dir():
         raise GmrError(f"run directory {path} does not exist")
+    files = RunDir(path)
     run = RunData(path=path)
-    recipe_file = path / "recipe.toml"
-    if recipe_file.is_file():
+    if files.recipe.is_file():
         try:
-            run.recipe = tomllib.loads(recipe_file.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-            run.recipe = {}
-    run.environment = _read_json(path / "environment.json")
-    run.metrics, bad_metrics = _read_jsonl(path / "metrics.jsonl")
-    run.completions, bad_completions = _read_jsonl(path / "completions.jsonl")
+            run.recipe = files.read_recipe()
+        except GmrError as exc:  # an older or edited run: report the rest
+            run.recipe_problem = exc.format_message()
+    run.environment = _read_json(files.environment)
+    run.metrics, bad_metrics = _read_jsonl(files.metrics)
+    run.completions, bad_completions = _read_jsonl(files.completions)
     run.skipped_lines = bad_metrics + bad_completions
-    run.eval_results = _read_json(path / "eval" / "results.json")
-    run.finished = (path / "adapter").is_dir()
-    if not (run.metrics or run.completions or run.eval_results or run.recipe):
+    run.eval_results = _read_json(files.eval / "results.json")
+    run.finished = files.adapter.is_dir()
+    if not (run.metrics or run.completions or run.eval_results or files.recipe.is_file()):
         raise GmrError(
             f"{path} is not a run directory (no metrics.jsonl, completions.jsonl, recipe.toml "
             "or eval/results.json)"

@@ -1,9 +1,8 @@
-"""Optional functions a reward's module may define beside its ``score``.
+"""Optional names a reward's module may define beside its ``score``.
 
-gmr looks them up on the module that defines ``Reward.score`` (no registration needed):
+gmr looks them up on the module that defines ``Reward.score`` (no registration needed;
+option checks are the ``Reward.check_options`` field instead):
 
-- ``check_options(options)``: raise ``ValueError("why")`` for a bad option value; called
-  when a recipe or ``--option`` sets options, before any sample is scored.
 - ``key_verdict(key, options) -> float | None``: the score decided from the reward's own
   ``cache_key`` alone, or None when a worker must score the sample. It runs in the trainer's
   process, so it must be cheap and never grind (string and integer work on the key, no

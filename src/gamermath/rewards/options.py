@@ -1,11 +1,12 @@
 """Reward options: merge a user's options over a reward's defaults, and check them.
 
-Checks, each a one-line ``GmrError`` naming the reward and the option: an unknown key; a
+``resolve_options`` rejects an unknown key (it runs on every batch); ``validate_options``
+also checks values before any sample is scored. Each check is a one-line ``GmrError`` naming
+the reward and the option: an unknown key; a
 value whose type differs from the default's (an int is accepted for a float default; a
-``None`` default accepts anything); and whatever the reward's own module rejects in an
-optional ``check_options(options)`` function (``gamermath.rewards.module_hooks``: it raises
-``ValueError`` with the reason, e.g. the ``format`` reward's unknown ``preset`` or an invalid
-``regex``).
+``None`` default accepts anything); and whatever the reward's ``check_options`` rejects (it
+raises ``gamermath.specs.OptionError``, e.g. the ``format`` reward's unknown ``preset`` or
+an invalid ``regex``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from gamermath.errors import GmrError
-from gamermath.rewards.module_hooks import module_function
 from gamermath.specs import Reward
 
 
@@ -35,24 +35,33 @@ def _type_ok(default: Any, value: Any) -> bool:
 
 
 def resolve_options(reward: Reward, options: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``reward.options`` with ``options`` merged over them, checked (see the module doc)."""
+    """``reward.options`` with ``options`` merged over them; an unknown key is a GmrError."""
     merged = dict(reward.options)
     for key, value in (options or {}).items():
         if key not in merged:
             known = ", ".join(sorted(merged)) or "none"
             raise GmrError(f"reward '{reward.name}' has no option '{key}'; its options: {known}")
-        if not _type_ok(merged[key], value):
-            raise GmrError(
-                f"option '{key}' of reward '{reward.name}' expects a {type_name(merged[key])}, "
-                f"got {type(value).__name__} {value!r:.80}"
-            )
         merged[key] = value
-    check = module_function(reward, "check_options")
-    if check is not None and options:
+    return merged
+
+
+def validate_options(reward: Reward, options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``resolve_options`` plus value checks (types, the reward's ``check_options``): what
+    ``gmr reward score``/``check`` and ``resolve_rewards`` run before any sample."""
+    merged = resolve_options(reward, options)
+    for key, value in (options or {}).items():
+        if not _type_ok(reward.options[key], value):
+            raise GmrError(
+                f"option '{key}' of reward '{reward.name}' expects a "
+                f"{type_name(reward.options[key])}, got {type(value).__name__} {value!r:.80}"
+            )
+    if reward.check_options is not None and options:
         try:
-            check(merged)
-        except ValueError as exc:
-            raise GmrError(f"reward '{reward.name}': {exc}") from None
+            reward.check_options(merged)
+        except ValueError as exc:  # OptionError names the option
+            key = getattr(exc, "option", None)
+            where = f"option '{key}'" if key else "options"
+            raise GmrError(f"reward '{reward.name}' {where}: {exc}") from None
     return merged
 
 

@@ -205,7 +205,7 @@ class RewardRunner:
     ``cpu_time_limit_s``: CPU seconds one sample may use (``RLIMIT_CPU``, rounded up to whole
     seconds); None: none. The wall-clock ``timeout`` of each reward applies as well.
     ``initial_counters``: counters to start from (``{reward: {counter: n}}``), e.g. those of
-    the run being resumed; see ``restore``.
+    the run being resumed; see ``restore_counters``.
     """
 
     def __init__(
@@ -227,7 +227,7 @@ class RewardRunner:
         #: Per reward, the detail of its latest failed sample (for warnings and errors).
         self.last_failure: dict[str, str] = {}
         if initial_counters:
-            self.restore(initial_counters)
+            self.restore_counters(initial_counters)
         self._workers: list[_Worker] = []
         self._ctx: Any = None
         self._lock = threading.Lock()
@@ -343,15 +343,6 @@ class RewardRunner:
                     )
         return [r for r in out if r is not None]
 
-    def restore(self, counters: Mapping[str, Mapping[str, float]]) -> None:
-        """Set counters to given values (``{reward: {"calls": n, "errors": n, ...}}``), e.g.
-        to continue a resumed run's counts; unknown counter names are ignored."""
-        for name, counts in counters.items():
-            counter = self._counter(str(name))
-            for key, value in counts.items():
-                if key in COUNTERS:
-                    counter[key] = int(value)
-
     def close(self) -> None:
         """Stop every worker process."""
         self._closed = True
@@ -371,6 +362,16 @@ class RewardRunner:
                 w.kill()
         except Exception:
             pass
+
+    def restore_counters(self, counts: Mapping[str, Mapping[str, float]]) -> None:
+        """Continue counting from earlier totals (a resumed run): ``{reward: {"calls": n,
+        "errors": n, ...}}`` (see ``trl_adapter.counters_from_logs``); unknown kinds are
+        ignored."""
+        for name, kinds in counts.items():
+            counter = self._counter(str(name))
+            for kind, value in kinds.items():
+                if kind in counter:
+                    counter[kind] = int(value)
 
     # -- internals --------------------------------------------------------------------------
 

@@ -51,7 +51,7 @@ class RewardTerm:
 def resolve_rewards(terms: Sequence[RewardTerm]) -> dict[str, Reward]:
     """Each term's installed ``Reward`` by label, after checking labels and gates."""
     from gamermath import plugins
-    from gamermath.rewards.options import resolve_options
+    from gamermath.rewards.options import validate_options
 
     labels = [t.label for t in terms]
     duplicates = sorted({label for label in labels if labels.count(label) > 1})
@@ -62,7 +62,7 @@ def resolve_rewards(terms: Sequence[RewardTerm]) -> dict[str, Reward]:
     rewards: dict[str, Reward] = {}
     for term in terms:
         reward = plugins.get("reward", term.name)
-        resolve_options(reward, term.options)  # unknown keys fail here, before training
+        validate_options(reward, term.options)  # bad keys and values fail before training
         rewards[term.label] = reward
     by_label = {t.label: t for t in terms}
     for term in terms:

@@ -143,7 +143,7 @@ def counter_logs(runner: RewardRunner) -> dict[str, float]:
 
 def counters_from_logs(row: Mapping[str, Any]) -> dict[str, dict[str, int]]:
     """The runner counters in a logged row (e.g. the last metrics.jsonl row of a run), in the
-    form ``RewardRunner(initial_counters=...)`` and ``RewardRunner.restore`` take."""
+    form ``RewardRunner(initial_counters=...)`` and ``RewardRunner.restore_counters`` take."""
     by_prefix = {prefix: counter for counter, prefix in LOG_PREFIX.items()}
     counters: dict[str, dict[str, int]] = {}
     for key, value in row.items():

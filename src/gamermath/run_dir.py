@@ -1,8 +1,11 @@
-"""The run directory: one folder per run, the layout every other gmr command reads.
+"""The run directory: one folder per run, the layout every gmr command reads and writes.
+
+``gmr train`` writes it, ``gmr eval --model RUN_DIR`` and ``gmr report`` read it, all
+through ``RunDir``:
 
 ::
 
-    RUN_DIR/recipe.toml          the resolved recipe ([model] source included)
+    RUN_DIR/recipe.toml          the fully resolved recipe (TRL's defaults included)
     RUN_DIR/environment.json     package versions, device, attention, dtype, plugins
     RUN_DIR/metrics.jsonl        one JSON object per logged step (and per held-out evaluation)
     RUN_DIR/completions.jsonl    sampled completions with each reward's score
@@ -98,6 +101,22 @@ class RunDir:
             if match and (child / "trainer_state.json").is_file():
                 found.append((int(match.group(1)), child))
         return max(found)[1] if found else None
+
+    def read_recipe(self, check_plugins: bool = False):
+        """The run's ``recipe.toml`` as a validated ``Recipe`` (one line naming it if bad)."""
+        from gamermath.errors import GmrError
+        from gamermath.recipe import load_recipe
+
+        if not self.recipe.is_file():
+            raise GmrError(f"{self.root} holds no run (no recipe.toml)")
+        return load_recipe(self.recipe, check_plugins=check_plugins)
+
+    def metrics_rows(self) -> list[dict[str, Any]]:
+        """``metrics.jsonl`` rows (a truncated last line is skipped)."""
+        return read_jsonl(self.metrics)
+
+    def completion_rows(self) -> list[dict[str, Any]]:
+        return read_jsonl(self.completions)
 
     def exists(self) -> bool:
         """Whether a run was started here (its recipe was written)."""

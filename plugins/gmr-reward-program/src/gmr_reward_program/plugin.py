@@ -1,0 +1,47 @@
+"""The gmr entry point: registers the ``program`` reward and the program-of-thought templates."""
+
+from __future__ import annotations
+
+from gamermath.hookspecs import hookimpl
+from gamermath.specs import PromptTemplate, Reward
+from gmr_reward_program import reward, templates
+
+
+@hookimpl
+def register_rewards(register) -> None:
+    register(
+        Reward(
+            name="program",
+            score=reward.score,
+            description="1 if the completion's Python program, run in a sandbox, prints the gold",
+            columns=("answer",),
+            output_range=(0.0, 1.0),
+            options=dict(reward.OPTIONS),
+            timeout=reward.TIMEOUT_S,
+            cache_key=reward.cache_key,
+        )
+    )
+
+
+@hookimpl
+def register_templates(register) -> None:
+    register(
+        PromptTemplate(
+            name="program-of-thought",
+            render=templates.render_program_of_thought,
+            description="chat or text: write one ```python block that prints the final answer "
+            "(for the program reward); zero-shot",
+            shots=0,
+            options={"system": templates.PROGRAM_SYSTEM_PROMPT, "style": "chat"},
+        )
+    )
+    register(
+        PromptTemplate(
+            name="youronmath-code",
+            render=templates.render_youronmath_code,
+            description="text: YouronMath released code's 'code' format, the model continues "
+            "def solution(); examples from a JSON file",
+            shots=0,
+            options={"examples": "", "num_examples": 2},
+        )
+    )

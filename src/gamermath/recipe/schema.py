@@ -1,0 +1,280 @@
+"""The recipe as typed, frozen dataclasses: one class per TOML section.
+
+``load_recipe`` builds a ``Recipe`` once, validated; the engine, the planner, ``gmr eval``
+and ``gmr report`` all read this object, so every default lives here (gmr's own keys) or
+in TRL's config classes (the ``[grpo]``/``[sft]`` pass-through, resolved into ``trl``).
+Each field's doc line is what ``gmr recipe keys`` and the README's recipe section print.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from gamermath.recipe.fields import at_least, knob, non_negative, positive, unit_open
+
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+ATTENTIONS = ("auto", "flash_attention_2", "sdpa", "eager")
+LORA_BIAS = ("none", "all", "lora_only")
+TIMEOUT_POLICIES = ("fallback", "skip")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """``[model]``: the base model and how it is loaded."""
+
+    source: str = knob(
+        "", "the base model: a hub id, a local directory, a .gguf file or pkg:NAME",
+        required=True,
+    )
+    dtype: str = knob(
+        "auto", "weights dtype; auto is bfloat16 on CUDA (float16 without bf16), float32 on CPU",
+        choices=DTYPES,
+    )
+    attention: str = knob(
+        "auto", "attention kernel; auto is flash_attention_2 when flash-attn imports on CUDA, "
+        "else sdpa", choices=ATTENTIONS,
+    )
+    cache_dir: str | None = knob(
+        None, "where converted models are kept (default $GMR_CACHE_DIR, ~/.cache/gamermath)"
+    )
+    load_in_4bit: bool = knob(
+        False, "load the base model in 4-bit NF4 with bitsandbytes and train LoRA on top "
+        "(QLoRA); CUDA only, pip install 'gamermath[qlora]'",
+    )
+
+
+@dataclass(frozen=True)
+class LoraSpec:
+    """``[lora]``: the PEFT LoRA adapter trained through every stage."""
+
+    r: int = knob(16, "LoRA rank", check=positive)
+    alpha: float = knob(32.0, "LoRA alpha (scale = alpha / r)", check=positive)
+    dropout: float = knob(0.0, "dropout on the LoRA input, in [0, 1)", check=unit_open)
+    target_modules: list[str] | str = knob(
+        ["q_proj", "k_proj", "v_proj", "o_proj"],
+        "module names to adapt (checked against the loaded model), or \"all-linear\"",
+    )
+    bias: str = knob("none", "which biases train", choices=LORA_BIAS)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """``[data]``: the prompts GRPO trains on, and (on another split) the held-out problems.
+
+    Also the argument of ``gamermath.data.render_prompts`` and ``sft_pairs``: a dataset,
+    a split, a template and their options.
+    """
+
+    dataset: str = knob("gsm8k", "dataset plugin name (gmr datasets list)")
+    split: str = knob("train", "split to train on")
+    template: str = knob("chat-think", "prompt template plugin name")
+    shots: int | None = knob(
+        None, "few-shot examples per prompt (default: the template's own)", check=non_negative
+    )
+    data_dir: str | None = knob(
+        None, "folder with local dataset files (else $GMR_DATA_DIR, else the hub)"
+    )
+    limit: int | None = knob(None, "use only the first N rows of the split", check=positive)
+    options: Mapping[str, Any] = knob({}, "dataset plugin options, e.g. { digits = 3 }")
+    template_options: Mapping[str, Any] = knob({}, "prompt template options")
+
+
+@dataclass(frozen=True)
+class RewardSpec:
+    """One ``[[rewards]]`` table: a weighted, optionally gated reward term."""
+
+    name: str = knob("", "reward plugin name (gmr rewards list)", required=True)
+    weight: float = knob(1.0, "weight of this term in the total (TRL reward_weights)")
+    options: Mapping[str, Any] = knob({}, "reward plugin options (gmr rewards list shows them)")
+    gate: str | None = knob(
+        None, "label of another term; this term pays only where that one passes"
+    )
+    gate_threshold: float | None = knob(
+        None, "raw score at which the gate passes (default: the gate reward's maximum)"
+    )
+    label: str = knob("", "name in logs and --set rewards.LABEL.KEY (default: name)")
+    timeout_policy: str = knob(
+        "fallback", "a timed-out sample scores the fallback, or is skipped (None to TRL)",
+        choices=TIMEOUT_POLICIES,
+    )
+
+
+@dataclass(frozen=True)
+class SftSpec:
+    """``[sft]``: the optional warm-up (TRL SFTTrainer), plus any SFTConfig field."""
+
+    enabled: bool = knob(True, "run the warm-up (a recipe without [sft] has none)")
+    dataset: str | None = knob(None, "dataset (default: [data].dataset)")
+    split: str = knob("train", "split of worked solutions to train on")
+    template: str | None = knob(None, "prompt template (default: [data].template)")
+    shots: int | None = knob(None, "few-shot examples per prompt", check=non_negative)
+    limit: int | None = knob(None, "use only the first N rows", check=positive)
+    options: Mapping[str, Any] = knob({}, "dataset options (default: [data].options)")
+    #: every ``SFTConfig`` field, resolved: the recipe's, gmr's default or TRL's default
+    trl: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GrpoSpec:
+    """``[grpo]``: TRL GRPOTrainer: any GRPOConfig field plus gmr's own keys."""
+
+    max_prompt_length: int | None = knob(
+        None, "keep only the last N tokens of longer prompts (TRL's former left truncation)",
+        check=positive,
+    )
+    #: every ``GRPOConfig`` field, resolved: the recipe's, gmr's default or TRL's default
+    trl: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EvalSpec:
+    """``[eval]``: held-out accuracy during training and the reward-hacking alarm."""
+
+    heldout: int = knob(48, "held-out problems scored greedily (0: none)", check=non_negative)
+    every: int = knob(10, "evaluate every N GRPO steps (and at start and end)", check=positive)
+    split: str = knob("test", "split the held-out problems come from")
+    max_new_tokens: int | None = knob(
+        None, "generation cap (default: [grpo] max_completion_length)", check=positive
+    )
+    batch_size: int = knob(16, "prompts generated at once", check=positive)
+    alarm_window: int = knob(3, "evaluations the reward-hacking alarm looks back over",
+                             check=at_least(2))
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """``[run]``: where the run goes, seeds, checkpoints and logging."""
+
+    name: str = knob("", "run name (default: the recipe file's stem)")
+    output_dir: str = knob("", "run directory (default: runs/NAME)")
+    seed: int = knob(0, "seed for data order, sampling and few-shot draws")
+    max_steps: int | None = knob(
+        None, "stop each stage after N optimizer steps (gmr train --max-steps)", check=positive
+    )
+    checkpoint_every: int = knob(50, "save a checkpoint every N steps", check=positive)
+    completions_every: int = knob(5, "record sampled completions every N steps", check=positive)
+    completions_kept: int = knob(8, "completions recorded each time", check=positive)
+    reward_workers: int | None = knob(
+        None, "reward worker processes (default: from the CPU count)", check=positive
+    )
+
+
+#: TOML section name -> its dataclass (``rewards`` is a list of ``RewardSpec``).
+SECTIONS: dict[str, type] = {
+    "model": ModelSpec,
+    "lora": LoraSpec,
+    "data": DataSpec,
+    "rewards": RewardSpec,
+    "sft": SftSpec,
+    "grpo": GrpoSpec,
+    "eval": EvalSpec,
+    "run": RunSpec,
+}
+
+#: Sections that take TRL config fields besides their own keys.
+TRL_SECTIONS = ("sft", "grpo")
+
+
+def own_fields(cls: type) -> list:
+    """A section's gmr keys (the ``trl`` pass-through excluded)."""
+    return [f for f in fields(cls) if f.name != "trl"]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A validated recipe; ``origins`` says where each value came from (``flat`` keys)."""
+
+    path: Path
+    model: ModelSpec
+    lora: LoraSpec
+    data: DataSpec
+    rewards: tuple[RewardSpec, ...]
+    sft: SftSpec
+    grpo: GrpoSpec
+    eval: EvalSpec
+    run: RunSpec
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def name(self) -> str:
+        return self.run.name
+
+    @property
+    def sft_enabled(self) -> bool:
+        return self.sft.enabled
+
+    def sft_data(self) -> DataSpec:
+        """What the SFT warm-up renders: ``[sft]`` where set, else ``[data]``.
+
+        With the same template as GRPO the warm-up sees the same prompts (template options
+        included); another template gets its own defaults.
+        """
+        template = self.sft.template or self.data.template
+        return replace(
+            self.data,
+            dataset=self.sft.dataset or self.data.dataset,
+            split=self.sft.split,
+            template=template,
+            shots=self.sft.shots,
+            limit=self.sft.limit,
+            options=dict(self.sft.options) or dict(self.data.options),
+            template_options=dict(self.data.template_options)
+            if template == self.data.template else {},
+        )
+
+    def heldout_data(self) -> DataSpec:
+        """The held-out problems: ``[data]`` on ``[eval].split``, first ``heldout`` rows."""
+        return replace(self.data, split=self.eval.split, limit=self.eval.heldout)
+
+    def completion_tokens(self) -> int:
+        """GRPO's completion cap (TRL ``max_completion_length``)."""
+        return int(self.grpo.trl["max_completion_length"])
+
+    def reward_terms(self) -> list:
+        """The ``[[rewards]]`` as runtime ``RewardTerm`` objects."""
+        from gamermath.rewards.terms import RewardTerm
+
+        return [
+            RewardTerm(name=r.name, weight=float(r.weight), options=dict(r.options),
+                       gate=r.gate, gate_threshold=r.gate_threshold, label=r.label)
+            for r in self.rewards
+        ]
+
+    def flat(self) -> dict[str, Any]:
+        """Every value by dotted key (``grpo.beta``, ``rewards.format.weight``...)."""
+        from gamermath.recipe.toml_text import recipe_tables
+
+        out: dict[str, Any] = {}
+        for section, table in recipe_tables(self):
+            prefix = section
+            if section == "rewards":
+                prefix = f"rewards.{table['label']}"
+            for key, value in table.items():
+                out[f"{prefix}.{key}"] = value
+        return out
+
+    def differences(self, other: Recipe, ignore: tuple[str, ...] = ()) -> list[str]:
+        """Dotted keys whose values differ between two recipes (``a -> b`` spelled out)."""
+        mine, theirs = self.flat(), other.flat()
+        changed = []
+        for key in sorted(set(mine) | set(theirs)):
+            if key in ignore:
+                continue
+            a, b = mine.get(key), theirs.get(key)
+            if a != b:
+                changed.append(f"{key}: {_short(a)} -> {_short(b)}")
+        return changed
+
+    def to_toml(self, annotate: bool = False) -> str:
+        """The resolved recipe as TOML; ``annotate`` adds where each default came from."""
+        from gamermath.recipe.toml_text import dump_recipe
+
+        return dump_recipe(self, annotate=annotate)
+
+
+def _short(value: Any) -> str:
+    text = "unset" if value is None else repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
