@@ -98,7 +98,7 @@ def test_trainer_side_work_is_linear_on_a_megabyte(name):
 
 
 @pytest.mark.parametrize("name", sorted(SCORES))
-def test_score_functions_finish_well_inside_their_timeout_on_a_megabyte(name):
+def test_score_functions_finish_well_inside_their_timeout_on_a_megabyte(name, imported):
     score = SCORES[name]
     for kind, text in PATHOLOGICAL.items():
         started = time.perf_counter()
@@ -122,8 +122,14 @@ SIX = ["9^{9}^{9}", "(100!)!", "(9999!)!", "\\Gamma(10^{10})", "\\binom{10^9}{5\
        "((((3!)!)!)!)"]
 
 
+@pytest.fixture(scope="module")
+def imported():
+    """The score functions import math-verify on first use: not part of any verdict's time."""
+    sympy_equivalence.score("\\boxed{1}", {"answer": "2"}, SYMPY)
+
+
 @pytest.mark.parametrize("answer", SIX)
-def test_the_six_grinding_inputs_are_decided_in_milliseconds(answer):
+def test_the_six_grinding_inputs_are_decided_in_milliseconds(answer, imported):
     assert unsafe_reason(answer) is not None
     for completion in (f"\\boxed{{{answer}}}", f"The answer is ${answer}$.", f"#### {answer}"):
         started = time.perf_counter()
@@ -140,7 +146,7 @@ EVAL_PAYLOADS = ["(1).n{9}", "(2).p", "\\frac{1}{3}.n{10^{10}}", "(1).__class__"
 
 
 @pytest.mark.parametrize("payload", EVAL_PAYLOADS)
-def test_method_call_payloads_are_never_evaluated(payload):
+def test_method_call_payloads_are_never_evaluated(payload, imported):
     assert to_sympy(payload) is None
     started = time.perf_counter()
     value = sympy_equivalence.score(f"\\boxed{{{payload}}}", {"answer": "1/3"}, SYMPY)
