@@ -80,7 +80,24 @@ def test_think_open_in_prompt():
 
 def test_unknown_preset_is_an_error():
     with pytest.raises(ValueError, match="unknown format preset 'bogus'"):
-        score("x", {}, opts(preset="bogus"))
+        score("x", {}, {**REWARD.options, "preset": "bogus"})
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"preset": "papr"}, "reward 'format' option 'preset': unknown format preset 'papr'"),
+        ({"regex": "(unclosed"}, "reward 'format' option 'regex': is not a valid regular"),
+        ({"think": 1.5}, "reward 'format' option 'think': must lie in \\[0, 1\\], got 1.5"),
+        ({"hash": "1"}, "option 'hash' of reward 'format' expects a float, got str '1'"),
+        ({"think_open_in_prompt": 1}, "expects a bool, got int"),
+    ],
+)
+def test_bad_option_values_fail_before_any_sample_is_scored(options, message):
+    from gamermath.rewards.options import validate_options
+
+    with pytest.raises(GmrError, match=message):
+        validate_options(REWARD, options)
 
 
 def test_options_from_the_command_line_are_typed():

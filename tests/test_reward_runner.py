@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 
@@ -179,3 +180,50 @@ def test_a_closed_runner_refuses_work():
     runner.close()
     with pytest.raises(GmrError, match="closed"):
         runner.score(reward, ["abcd"], [{}])
+
+
+LYING_MODULE = '''
+def score(completion, columns, options):
+    return 0.25 if "x" in completion else 0.75
+
+
+def cache_key(completion, columns, options):
+    return completion
+
+
+def key_verdict(key, options):
+    return 1.0 if key.startswith("decide") else None
+'''
+
+
+@pytest.fixture
+def lying_reward(tmp_path, monkeypatch):
+    """A reward whose module's key_verdict disagrees with its score (to make it visible)."""
+    import importlib
+
+    (tmp_path / "lying_verdict.py").write_text(LYING_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("lying_verdict")
+    yield Reward(name="lying", score=module.score, description="t", columns=(),
+                 cache_key=module.cache_key)
+    monkeypatch.delitem(sys.modules, "lying_verdict")
+
+
+def test_key_verdicts_are_decided_without_a_worker(lying_reward):
+    with RewardRunner(workers=1) as runner:
+        results = runner.results(lying_reward, ["decide x", "ask x", "ask y"], [{}] * 3)
+        assert [r.reward for r in results] == [1.0, 0.25, 0.75]  # 1.0: never scored
+        again = runner.results(lying_reward, ["decide x"], [{}])
+        assert again[0].cached and again[0].reward == 1.0
+
+
+def test_check_reports_a_key_verdict_that_disagrees_with_score(lying_reward, monkeypatch):
+    from gamermath.rewards import check
+
+    cases = [check.Case("decided", ["decide x", "other"], ["", ""])]
+    monkeypatch.setattr(check, "battery", lambda: cases)
+    with RewardRunner(workers=1) as runner:
+        reports = check.run_check(lying_reward, runner)
+    violations = [v for r in reports for v in r.violations]
+    assert any("key_verdict gives 1 for 'decide x' where score gives 0.25" in v
+               for v in violations), violations

@@ -1,18 +1,23 @@
-"""The TRL adapter: reward functions per term, gating, column errors, a real GRPOTrainer step."""
+"""The TRL adapter: reward functions per term, gating, column errors, a real GRPOTrainer step,
+and the error-rate guard stopping a real GRPO run."""
 
 from __future__ import annotations
 
 import pytest
 
+from gamermath import plugins
 from gamermath.errors import GmrError
+from gamermath.rewards import faulty
 from gamermath.rewards.runner import RewardRunner
 from gamermath.rewards.terms import RewardTerm, combine, resolve_rewards
 from gamermath.rewards.trl_adapter import (
     RewardCountersCallback,
+    RewardHealthWarning,
     completion_text,
     counter_logs,
     make_reward_funcs,
 )
+from gamermath.specs import Reward
 
 CARD_TERMS = [
     RewardTerm("exact-answer", weight=1.0, gate="format-think"),
@@ -112,11 +117,30 @@ def test_bad_mixes_fail_before_training(runner, terms, message):
         make_reward_funcs(terms, runner)
 
 
-def test_a_real_grpo_step_logs_the_counters(tiny_model, tmp_path):
+def tiny_grpo_trainer(tiny_model, tmp_path, rows, funcs, weights, callbacks, max_steps=1,
+                      max_completion_length=8):
+    """A real TRL GRPOTrainer on the tiny model: 4 generations per prompt, 4 per step."""
     from datasets import Dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
+    args = GRPOConfig(
+        output_dir=str(tmp_path / "out"), per_device_train_batch_size=4, num_generations=4,
+        max_completion_length=max_completion_length, max_steps=max_steps, logging_steps=1,
+        report_to=[], use_cpu=True, bf16=False, save_strategy="no", disable_tqdm=True, seed=0,
+        reward_weights=weights,
+    )
+    return GRPOTrainer(
+        model=AutoModelForCausalLM.from_pretrained(tiny_model),
+        reward_funcs=funcs,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=AutoTokenizer.from_pretrained(tiny_model),
+        callbacks=callbacks,
+    )
+
+
+def test_a_real_grpo_step_logs_the_counters(tiny_model, tmp_path):
     rows = [
         {"prompt": "What is 12 + 7? Answer:", "answer": "#### 19"},
         {"prompt": "What is 6 * 7? Answer:", "answer": "#### 42"},
@@ -136,18 +160,8 @@ def test_a_real_grpo_step_logs_the_counters(tiny_model, tmp_path):
 
         counting.__name__ = original.__name__
         funcs[0] = counting
-        args = GRPOConfig(
-            output_dir=str(tmp_path / "out"), per_device_train_batch_size=4, num_generations=4,
-            max_completion_length=8, max_steps=1, logging_steps=1, report_to=[], use_cpu=True,
-            bf16=False, save_strategy="no", disable_tqdm=True, seed=0, reward_weights=weights,
-        )
-        trainer = GRPOTrainer(
-            model=AutoModelForCausalLM.from_pretrained(tiny_model),
-            reward_funcs=funcs,
-            args=args,
-            train_dataset=Dataset.from_list(rows),
-            processing_class=AutoTokenizer.from_pretrained(tiny_model),
-            callbacks=[RewardCountersCallback(runner)],
+        trainer = tiny_grpo_trainer(
+            tiny_model, tmp_path, rows, funcs, weights, [RewardCountersCallback(runner)]
         )
         trainer.train()
         logged = next(h for h in trainer.state.log_history if "reward_timeouts/exact-answer" in h)
@@ -160,3 +174,37 @@ def test_a_real_grpo_step_logs_the_counters(tiny_model, tmp_path):
             assert f"reward_cache_hits/{name}" in logged
             assert f"rewards/{name}/mean" in logged
         assert counter_logs(runner)["reward_errors/format"] == 0.0
+
+
+def test_a_real_grpo_run_stops_on_a_reward_that_always_raises(
+    tiny_model, tmp_path, monkeypatch, recwarn
+):
+    """The error-rate guard in a real GRPO run: one warning, then a stop after 3 steps."""
+    broken = Reward("always-raises", faulty.always_raises, "test", columns=())
+    monkeypatch.setitem(plugins.registry("reward"), broken.name, broken)
+    rows = [{"prompt": f"What is {a} + 7? Answer:"} for a in range(8)]
+    terms = [RewardTerm("always-raises"), RewardTerm("format", weight=0.5)]
+    with RewardRunner(workers=1) as runner:
+        funcs, weights = make_reward_funcs(terms, runner)
+        guard = RewardCountersCallback(runner, stop_after_steps=3)
+        trainer = tiny_grpo_trainer(
+            tiny_model, tmp_path, rows, funcs, weights, [guard], max_steps=10,
+            max_completion_length=4,
+        )
+        with pytest.raises(GmrError) as raised:
+            trainer.train()
+        message = raised.value.format_message()
+        assert message.startswith(
+            "reward 'always-raises' failed on every sample for 3 steps in a row at step 3 "
+            "(4 errors; last: ValueError: cannot score"
+        )
+        assert trainer.state.global_step == 3  # stopped, not the 10 steps asked for
+        counts = runner.counters["always-raises"]
+        assert counts["calls"] == counts["errors"] == 12
+        assert runner.counters["format"]["errors"] == 0
+        logged = [h for h in trainer.state.log_history if "loss" in h]
+        assert [h["reward_errors/always-raises"] for h in logged] == [4.0, 8.0, 12.0]
+        health = [w for w in recwarn if issubclass(w.category, RewardHealthWarning)]
+        assert len(health) == 1 and "'always-raises' failed on 4 of 4 samples at step 1" in str(
+            health[0].message
+        )

@@ -35,6 +35,12 @@ def cache_key(completion: str, columns: Mapping[str, Any], options: Mapping[str,
     return _pred_and_gold(completion, columns, options)
 
 
+def key_verdict(key: Any, options: Mapping[str, Any]) -> float:
+    """The score from the cache key alone (two canonical numbers): no worker needed."""
+    pred, gold = key
+    return 1.0 if pred is not None and gold is not None and pred == gold else 0.0
+
+
 @hookimpl
 def register_rewards(register):
     register(

@@ -32,7 +32,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     "qwen3.5-card": {"think": 0.3, "hash": 0.2, "regex": "", "regex_weight": 0.0},
 }
 
-_HASH_LINE = re.compile(r"^[ \t]*####[ \t]*\$?[ \t]*-?\d[\d,]*(?:\.\d+)?[ \t]*\.?[ \t]*$", re.M)
+# Possessive quantifiers (``*+``): linear time even on "####" followed by 16,000 blanks.
+_HASH_LINE = re.compile(
+    r"^[ \t]*+####[ \t]*+(?:\$[ \t]*+)?-?\d[\d,]*+(?:\.\d++)?+[ \t]*+\.?[ \t]*+$", re.M
+)
 
 
 def has_closed_think(completion: str, open_in_prompt: bool = False) -> bool:
@@ -52,21 +55,26 @@ def parts(options: Mapping[str, Any]) -> dict[str, Any]:
     preset = str(options.get("preset") or "")
     if preset:
         if preset not in PRESETS:
-            raise ValueError(f"unknown format preset '{preset}' (known: {', '.join(PRESETS)})")
+            raise ValueError(f"unknown format preset '{preset}'; known: {', '.join(PRESETS)}")
         chosen.update(PRESETS[preset])
     return chosen
 
 
 def check_options(options: Mapping[str, Any]) -> None:
-    """A known ``preset`` and a ``regex`` that compiles."""
+    """A known ``preset``, a ``regex`` that compiles, part weights in [0, 1]; raises
+    ``OptionError`` (before any sample is scored: recipe checks, ``gmr reward score``)."""
     preset = str(options.get("preset") or "")
     if preset and preset not in PRESETS:
         raise OptionError("preset", f"unknown format preset '{preset}'; known: "
                           f"{', '.join(PRESETS)}")
+    chosen = parts(options)
     try:
-        re.compile(str(options.get("regex") or ""))
+        re.compile(str(chosen["regex"] or ""))
     except re.error as exc:
         raise OptionError("regex", f"is not a valid regular expression ({exc})") from None
+    for key in ("think", "hash", "regex_weight"):
+        if not 0.0 <= float(chosen[key]) <= 1.0:
+            raise OptionError(key, f"must lie in [0, 1], got {chosen[key]}")
 
 
 def score(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any]) -> float:

@@ -20,13 +20,13 @@ from gamermath.specs import Dataset
 
 HUB_ID = "openai/gsm8k"
 _ANNOTATION = re.compile(r"<<[^<>]*>>")
-_FINAL = re.compile(r"^####\s*(.+?)\s*$", re.MULTILINE)
+_FINAL = re.compile(r"^####[ \t]*+(\S[^\n]*)", re.MULTILINE)
 
 
 def final_answer(solution: str) -> str | None:
     """The gold final answer after the last ``####``, as written (``1,080`` stays)."""
     found = _FINAL.findall(solution)
-    return found[-1] if found else None
+    return found[-1].rstrip() if found else None
 
 
 def strip_annotations(text: str) -> str:
@@ -41,9 +41,12 @@ def reasoning_of(solution: str) -> str:
 
 def to_row(question: str, solution: str, where: str) -> dict[str, Any]:
     """One normalised row; ``where`` (file:line or hub split) names a malformed one."""
+    for key, value in (("question", question), ("answer", solution)):
+        if not isinstance(value, str):
+            raise GmrError(f"{where}: gsm8k '{key}' must be a string, not {type(value).__name__}")
     answer = final_answer(solution)
     if answer is None:
-        raise GmrError(f"{where}: gsm8k answer has no '#### N' final line")
+        raise GmrError(f"{where}: gsm8k answer has no '#### N' final line (or it is empty)")
     return {
         "question": question,
         "answer": answer,

@@ -18,15 +18,25 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Hashable, Mapping
+from fractions import Fraction
 from typing import Any
 
 from gamermath.hookspecs import hookimpl
+from gamermath.rewards.guards import MAX_ANSWER_CHARS, unsafe_reason
 from gamermath.specs import Reward
 
 #: Imported by the reward worker forkserver: math-verify, warmed (see gamermath.rewards.runner).
 GMR_PRELOAD = ("gamermath.rewards.warmup",)
 
 _THOUSANDS = re.compile(r"^\s*-?\d{1,3}(?:,\d{3})+(?:\.\d+)?\s*$")
+# A stated answer that is one plain number, maybe with "$", "%" and up to three unit words:
+# "The final answer is 1,080", "18 dollars", "25%". Possessive: linear time.
+_PLAIN_NUMBER = re.compile(
+    r"(?:(?:the\s++)?(?:final\s++)?answer\s++is\s*+:?\s*+)?(?:\\?\$\s*+)?"
+    r"(?P<number>[-\u2212]?(?:\d{1,3}(?:,\d{3})++|\d++)(?:\.\d++)?)\s*+(?P<percent>\\?%)?"
+    r"(?:\s*+[A-Za-z]++(?:\s++[A-Za-z]++){0,2})?\s*+\.?\s*+",
+    re.IGNORECASE,
+)
 
 
 def gold_latex(gold: Any) -> str:
@@ -38,7 +48,7 @@ def gold_latex(gold: Any) -> str:
     tail = after_last_marker(text)
     if tail is not None:
         text = tail
-    text = text.strip().rstrip(".").strip()
+    text = text.strip().rstrip(".").strip().replace("\u00b0", "^\\circ")
     number = text.replace("\\!", "").replace("\\,", ",").replace("{,}", ",")
     number = number.removeprefix("\\$").removeprefix("$").replace(" ", "")
     if _THOUSANDS.match(number):  # 1,080 / 10,\!080 / \$32,\!348
@@ -46,78 +56,75 @@ def gold_latex(gold: Any) -> str:
     return text
 
 
+def plain_number(fragment: str) -> tuple[Fraction, bool] | None:
+    """``(value, percent)`` when a stated answer is one plain number (see ``_PLAIN_NUMBER``)."""
+    from gamermath.rewards.answers import MAX_DIGITS
+
+    found = _PLAIN_NUMBER.fullmatch(fragment[:MAX_KEY_CHARS])
+    if found is None:
+        return None
+    digits = found.group("number").replace(",", "").replace("\u2212", "-")
+    if len(digits) > MAX_DIGITS:
+        return None
+    try:
+        return Fraction(digits), bool(found.group("percent"))
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
 def prediction_part(completion: str) -> tuple[str, str]:
-    """``(kind, text)`` of the answer to verify: ``boxed``, ``hash`` or the whole ``text``."""
-    from gamermath.rewards.answers import after_last_marker, last_boxed
+    """``(kind, text)`` of the answer to verify: ``boxed`` (the last box), ``hash`` (after the
+    last ``####``), ``number`` (a plain number stated after ``####`` or "the answer is",
+    canonical, ``%`` kept), or the whole ``text``; ``("hedged", "")`` for a hedge (see
+    ``gamermath.rewards.answers``)."""
+    from gamermath.rewards.answers import (
+        HEDGED,
+        after_answer_is,
+        after_last_marker,
+        answer_number,
+        hedged_boxes,
+        last_boxed,
+    )
 
     boxed = last_boxed(completion)
     if boxed is not None:
-        return "boxed", boxed.strip()
+        if hedged_boxes(completion):
+            return "hedged", ""
+        return "boxed", boxed.strip().replace("\u00b0", "^\\circ")
     tail = after_last_marker(completion)
-    if tail is not None and tail.strip():
-        return "hash", gold_latex(tail)
+    stated = tail if tail is not None and tail.strip() else None
+    if stated is None:
+        stated = after_answer_is(completion)
+        stated = stated.split("\n", 1)[0].split(". ", 1)[0] if stated is not None else None
+    if stated is not None:
+        if answer_number(stated) is HEDGED:
+            return "hedged", ""
+        number = plain_number(stated)
+        if number is not None:
+            value, percent = number
+            return "number", f"{value}{'%' if percent else ''}"
+        if tail is not None and tail.strip():
+            return "hash", gold_latex(tail)
     return "text", completion
 
 
-#: Limits of the pre-parse guard: answers beyond them score 0 without reaching sympy.
-MAX_ANSWER_CHARS = 1000
-MAX_BRACE_DEPTH = 12
-MAX_NUMERIC_EXPONENT = 100_000
+def _number_verdict(gold_text: str, text: str) -> float | None:
+    """A plain-number answer against a plain-number gold: equal values (a percentage may
+    equal the gold or the gold times 100: ``25%`` is right for ``25`` and for ``0.25``);
+    None when the gold is not a plain number."""
+    gold = plain_number(gold_text)
+    if gold is None or gold[1]:
+        return None
+    value = Fraction(text.rstrip("%"))
+    if text.endswith("%"):
+        return 1.0 if gold[0] in (value, value / 100) else 0.0
+    return 1.0 if gold[0] == value else 0.0
+
+
+#: The last characters of a completion without ``\\boxed``/``####`` that math-verify reads.
 TEXT_TAIL_CHARS = 5000
-
-_POWER = re.compile(r"(\^|\*\*)\s*(\{|\(|-?\d+(?:\.\d+)?|[A-Za-z])")
-_CHAINED_POWER = re.compile(r"(\^|\*\*)\s*-?\d+(?:\.\d+)?\s*(\^|\*\*)")
-_BIG_FACTORIAL = re.compile(r"\d{5,}\s*!|\^[^!]{0,40}[)}]\s*!")
-
-
-def _group_end(text: str, start: int) -> int:
-    """Index just past the balanced group opening at ``text[start]``."""
-    closing = {"{": "}", "(": ")"}[text[start]]
-    depth = 0
-    for i in range(start, len(text)):
-        if text[i] == text[start]:
-            depth += 1
-        elif text[i] == closing:
-            depth -= 1
-            if depth == 0:
-                return i + 1
-    return len(text)
-
-
-def unsafe_reason(text: str, max_chars: int | None = MAX_ANSWER_CHARS) -> str | None:
-    """Why sympy could run for minutes on this answer (a power tower, a huge exponent, deep
-    nesting, a factorial of a large or composite number), or None when it looks safe.
-    """
-    if max_chars is not None and len(text) > max_chars:
-        return f"longer than {max_chars} characters"
-    depth = deepest = 0
-    for char in text:
-        if char in "{(":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "})":
-            depth -= 1
-    if deepest > MAX_BRACE_DEPTH:
-        return f"nested deeper than {MAX_BRACE_DEPTH} groups"
-    if _CHAINED_POWER.search(text):
-        return "a numeric power tower"
-    for match in _POWER.finditer(text):
-        token = match.group(2)
-        if token in "{(":
-            start = match.start(2)
-            exponent = text[start + 1 : _group_end(text, start) - 1]
-        else:
-            exponent = token
-        letters = re.sub(r"\\[A-Za-z]+", "", exponent)
-        numeric = not re.search(r"[A-Za-z]", letters)
-        if numeric and ("^" in exponent or "**" in exponent):
-            return "a numeric power tower"
-        number = re.fullmatch(r"\s*-?(\d+)(?:\.\d+)?\s*", exponent)
-        if number and int(number.group(1)[:12]) > MAX_NUMERIC_EXPONENT:
-            return f"an exponent above {MAX_NUMERIC_EXPONENT}"
-    if _BIG_FACTORIAL.search(text):
-        return "a factorial of a large or composite number"
-    return None
+#: Extracted answers longer than this are keyed by a digest (they score 0 anyway).
+MAX_KEY_CHARS = 1000
 
 
 def _latex_config():
@@ -132,8 +139,10 @@ def _latex_config():
 
 
 def _parse(kind: str, text: str) -> list:
-    """math-verify's parse with its own timeout off; boxed text tries two configurations."""
-    from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
+    """math-verify's LaTeX parse with its own timeout off; boxed text tries two
+    configurations. math-verify's ``ExprExtractionConfig`` is never used: it hands the text
+    to ``sympy.parse_expr``, which is Python ``eval``."""
+    from math_verify import LatexExtractionConfig, parse
 
     if kind == "text":
         return parse(
@@ -141,7 +150,7 @@ def _parse(kind: str, text: str) -> list:
         )
     wrapped = f"$\\boxed{{{text}}}$"
     found: list = []
-    for config in ([LatexExtractionConfig(), ExprExtractionConfig()], [_latex_config()]):
+    for config in ([LatexExtractionConfig()], [_latex_config()]):
         found = parse(wrapped, config, parsing_timeout=None) or found
         if found and not isinstance(found[0], str):
             break
@@ -257,6 +266,24 @@ def subset_verdict(gold: str, pred: str) -> float | None:
     return None
 
 
+def quick_verdict(kind: str, text: str, gold_text: str) -> float | None:
+    """The verdicts that need neither sympy nor math-verify: a hedge, two plain numbers, an
+    answer the guards refuse, two integers, the same answer up to spelling; else None."""
+    if kind == "hedged":
+        return 0.0
+    if kind == "number":
+        verdict = _number_verdict(gold_text, text)
+        if verdict is not None:
+            return verdict
+        kind, text = "hash", text.replace("%", "\\%")
+    limit = None if kind == "text" else MAX_ANSWER_CHARS
+    if unsafe_reason(gold_text) or unsafe_reason(text, limit):
+        return 0.0
+    if kind != "text":
+        return _fast_verdict(gold_text, gold_latex(text))
+    return None
+
+
 def score(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any]) -> float:
     """1.0 if math-verify finds the prediction equal to the gold (with the exact guard)."""
     from math_verify import verify
@@ -268,17 +295,15 @@ def score(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any
     kind, text = prediction_part(completion)
     if kind == "text":
         text = text[-TEXT_TAIL_CHARS:]
-    limit = None if kind == "text" else MAX_ANSWER_CHARS
-    if unsafe_reason(gold_text) or unsafe_reason(text, limit):
-        return 0.0
-    if kind != "text":
-        same = _fast_verdict(gold_text, gold_latex(text))
-        if same is not None:
-            return same
-        if options["exact_numbers"]:
-            quick = subset_verdict(gold_text, text)
-            if quick is not None:
-                return quick
+    quick = quick_verdict(kind, text, gold_text)
+    if quick is not None:
+        return quick
+    if kind == "number":
+        kind, text = "hash", text.replace("%", "\\%")
+    if kind != "text" and options["exact_numbers"]:
+        verdict = subset_verdict(gold_text, text)
+        if verdict is not None:
+            return verdict
     gold = _parse("boxed", gold_text)
     pred = _parse(kind, text)
     if not gold or not pred:
@@ -293,13 +318,28 @@ def score(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any
 
 
 def cache_key(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any]) -> Hashable:
-    """The extracted answer and gold; a completion without ``\\boxed``/``####`` keys by content."""
+    """``(kind, answer, gold)``: the extracted answer and gold; a completion without an
+    answer marker, and an answer or gold over ``MAX_KEY_CHARS``, appear as ``("digest", hex)``
+    of the text the score reads."""
     from gamermath.rewards.cache import text_digest
 
     kind, text = prediction_part(completion)
     if kind == "text":
-        text = text_digest(text, {})
-    return kind, text, gold_latex(columns["answer"])
+        text = completion[-TEXT_TAIL_CHARS:]
+    gold = gold_latex(columns["answer"])
+    answer: Any = text
+    if kind == "text" or len(text) > MAX_KEY_CHARS:
+        answer = ("digest", text_digest(text, {}))
+    return kind, answer, gold if len(gold) <= MAX_KEY_CHARS else ("digest", text_digest(gold, {}))
+
+
+def key_verdict(key: Any, options: Mapping[str, Any]) -> float | None:
+    """``quick_verdict`` from a cache key, in the trainer's process (string work on at most
+    ``MAX_KEY_CHARS`` characters); None for digests and for answers sympy must decide."""
+    kind, answer, gold = key
+    if isinstance(answer, tuple) or isinstance(gold, tuple):
+        return None
+    return quick_verdict(kind, answer, gold)
 
 
 @hookimpl

@@ -18,14 +18,20 @@ from gamermath.errors import GmrError
 def read_jsonl(path: Path, required: Sequence[str]) -> list[dict[str, Any]]:
     """Every object in a JSON Lines file; each must hold the ``required`` keys."""
     rows: list[dict[str, Any]] = []
-    with open(path, encoding="utf-8") as handle:
-        for lineno, line in enumerate(handle, start=1):
+    with open(path, "rb") as handle:
+        for lineno, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise GmrError(f"{path}:{lineno}: not UTF-8 (byte {exc.start + 1})") from None
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise GmrError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
+            except RecursionError:
+                raise GmrError(f"{path}:{lineno}: JSON nested too deeply") from None
             if not isinstance(row, dict):
                 raise GmrError(f"{path}:{lineno}: expected a JSON object per line")
             missing = [key for key in required if key not in row]

@@ -19,7 +19,7 @@ from typing import Any
 
 from gamermath.rewards.answers import extract_final_number, numbers_equal
 
-FORMAT_LINE = re.compile(r"####[ \t]*\$?[ \t]*-?\d")
+FORMAT_LINE = re.compile(r"####[ \t]*+(?:\$[ \t]*+)?-?\d")
 
 
 def has_answer_line(text: str) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 
 from gamermath.errors import GmrError
 from gamermath.rewards.completions import completion_text
+from gamermath.rewards.module_hooks import module_function
 from gamermath.rewards.options import resolve_options
 from gamermath.rewards.runner import RewardRunner, SampleResult
 from gamermath.specs import Reward
@@ -98,6 +99,12 @@ def battery() -> list[Case]:
     return [
         Case("empty", ["", "", "   "], ["42", "", "42"]),
         Case("1 MB", ["step " * 200_000 + "\n#### 42", "{" * 1_000_000], ["42", "42"]),
+        Case(
+            "pathological 1 MB",  # quadratic regexes blow up on these (issue 13)
+            ["#### " + " " * 1_000_000 + "x", "\\frac{" + " " * 1_000_000 + "x",
+             "\\boxed{" * 140_000, "the answer is" + " " * 1_000_000 + "x"],
+            ["42"] * 4,
+        ),
         Case("invalid Unicode", [invalid, "\ud800\udfff #### 42", "\x00" * 100], ["4", "42", "42"]),
         Case("huge exponents", towers, ["42"] * (len(towers) - 1) + ["10^{10^{10^{10}}}"]),
         Case("nested fractions", nested, ["1/2"] * len(nested)),
@@ -124,6 +131,8 @@ def _violations(reward: Reward, results: Sequence[SampleResult], n: int) -> list
     for i, result in enumerate(results):
         if result.status == "timeout":
             problem = f"time over budget: no result within {reward.timeout:g} s"
+        elif result.status in ("oom", "cpu_limit"):
+            problem = f"over a worker limit: {result.detail}"
         elif result.status == "error" and "not a float" in result.detail:
             problem = f"non-float: {result.detail}"
         elif result.status == "error" and "finite" in result.detail:
@@ -159,6 +168,7 @@ def _cache_key_violations(
 ) -> list[str]:
     if reward.cache_key is None:
         return []
+    verdict = module_function(reward, "key_verdict")
     found: list[str] = []
     for case in cases:
         texts = [completion_text(c) for c in case.completions]
@@ -184,6 +194,17 @@ def _cache_key_violations(
         for key, result in zip(keys, results, strict=False):
             if result.status != "ok":
                 continue
+            try:
+                decided = verdict(key, options) if verdict is not None else None
+            except Exception as exc:
+                found.append(f"{case.name}: key_verdict raised {type(exc).__name__}: {exc}")
+                break
+            if decided is not None and float(decided) != result.reward:
+                found.append(
+                    f"{case.name}: key_verdict gives {decided:g} for {key!r:.80} where score "
+                    f"gives {result.reward:g}"
+                )
+                break
             if key in by_key and by_key[key] != result.reward:
                 found.append(
                     f"{case.name}: cache_key {key!r:.80} maps to two scores "

@@ -61,3 +61,27 @@ def slow_on_long(completion: str, columns: Mapping[str, Any], options: Mapping[s
     if len(completion) > 100_000:
         time.sleep(60)
     return 0.5
+
+
+def memory_hog(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any]) -> float:
+    """On ``EAT``, allocates 16 MB blocks until memory runs out; else ``length_score``."""
+    if "EAT" in completion:
+        blocks = []
+        while True:
+            blocks.append(bytearray(16 * 1024 * 1024))
+    return length_score(completion, columns, options)
+
+
+def cpu_spin(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any]) -> float:
+    """On ``SPIN``, busy-loops forever on the CPU; else ``length_score``."""
+    if "SPIN" in completion:
+        n = 0
+        while True:
+            n = (n * 7 + 1) % 1_000_003
+    return length_score(completion, columns, options)
+
+
+def slow_success(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any]) -> float:
+    """1.0 after half a second of sleep: long enough to interrupt a batch in the middle."""
+    time.sleep(0.5)
+    return 1.0

@@ -1,4 +1,13 @@
-"""Reward options: merge a user's options over a reward's defaults, reject unknown keys."""
+"""Reward options: merge a user's options over a reward's defaults, and check them.
+
+``resolve_options`` rejects an unknown key (it runs on every batch); ``validate_options``
+also checks values before any sample is scored. Each check is a one-line ``GmrError`` naming
+the reward and the option: an unknown key; a
+value whose type differs from the default's (an int is accepted for a float default; a
+``None`` default accepts anything); and whatever the reward's ``check_options`` rejects (it
+raises ``gamermath.specs.OptionError``, e.g. the ``format`` reward's unknown ``preset`` or
+an invalid ``regex``).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +19,21 @@ from gamermath.errors import GmrError
 from gamermath.specs import Reward
 
 
+def type_name(default: Any) -> str:
+    """The option type shown to users: bool, int, float, str, or the default's type."""
+    return "any" if default is None else type(default).__name__
+
+
+def _type_ok(default: Any, value: Any) -> bool:
+    if default is None:
+        return True
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(default))
+
+
 def resolve_options(reward: Reward, options: Mapping[str, Any] | None) -> dict[str, Any]:
     """``reward.options`` with ``options`` merged over them; an unknown key is a GmrError."""
     merged = dict(reward.options)
@@ -18,6 +42,26 @@ def resolve_options(reward: Reward, options: Mapping[str, Any] | None) -> dict[s
             known = ", ".join(sorted(merged)) or "none"
             raise GmrError(f"reward '{reward.name}' has no option '{key}'; its options: {known}")
         merged[key] = value
+    return merged
+
+
+def validate_options(reward: Reward, options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``resolve_options`` plus value checks (types, the reward's ``check_options``): what
+    ``gmr reward score``/``check`` and ``resolve_rewards`` run before any sample."""
+    merged = resolve_options(reward, options)
+    for key, value in (options or {}).items():
+        if not _type_ok(reward.options[key], value):
+            raise GmrError(
+                f"option '{key}' of reward '{reward.name}' expects a "
+                f"{type_name(reward.options[key])}, got {type(value).__name__} {value!r:.80}"
+            )
+    if reward.check_options is not None and options:
+        try:
+            reward.check_options(merged)
+        except ValueError as exc:  # OptionError names the option
+            key = getattr(exc, "option", None)
+            where = f"option '{key}'" if key else "options"
+            raise GmrError(f"reward '{reward.name}' {where}: {exc}") from None
     return merged
 
 
@@ -43,7 +87,7 @@ def parse_option(reward: Reward, item: str) -> tuple[str, Any]:
         if isinstance(default, str) or default is None:
             return key, text
         return key, json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise GmrError(
             f"option '{key}' of reward '{reward.name}' expects a {type(default).__name__}, "
             f"got '{text}'"

@@ -3,11 +3,18 @@
 ``RewardRunner.score(reward, completions, columns)`` takes a batch and returns one float per
 sample, in input order. For each sample it first computes the reward's cheap ``cache_key``
 in this process; a key already verified (earlier, or by another sample of the same GRPO group)
-never leaves the process. The rest goes to a pool of long-lived worker processes, one sample
-at a time per worker. A worker still busy after the reward's ``timeout`` is killed
-(SIGKILL, which also stops C-level sympy work that ``signal.alarm`` cannot) and replaced; the
-sample gets the fallback value and counts as a timeout. An exception, a non-float or a NaN
-gets the fallback and counts as an error. Nothing a reward does can hang or crash the caller.
+never leaves the process, nor does one the reward's optional ``key_verdict`` decides
+(``gamermath.rewards.module_hooks``). The rest goes to a pool of long-lived worker
+processes, one sample at a time per worker. A worker still busy after the reward's
+``timeout`` is killed (SIGKILL, which also stops C-level sympy work that ``signal.alarm``
+cannot) and replaced; the sample gets the fallback value and counts as a timeout. An
+exception, a non-float or a NaN gets the fallback and counts as an error. Workers run
+under an address-space limit (``RLIMIT_AS``, ``memory_limit_mb``) and a per-sample CPU-time
+limit (``RLIMIT_CPU``, ``cpu_time_limit_s``): a sample that exceeds either gets the fallback
+and counts as ``oom`` or ``cpu_limit``, and the worker is replaced. Workers ignore SIGINT, so
+Ctrl-C in a terminal reaches only the trainer, which decides what it means; a sample is never
+scored as an error because of it. Nothing a reward does can hang, crash or exhaust the memory
+of the caller.
 
 Workers come from a ``forkserver`` that imports math-verify once, so a replacement worker
 starts in milliseconds and no worker is forked from a process that holds CUDA or torch threads.
@@ -16,9 +23,11 @@ starts in milliseconds and no worker is forked from a process that holds CUDA or
 from __future__ import annotations
 
 import importlib.util
+import math
 import multiprocessing
 import multiprocessing.spawn as spawn
 import pickle
+import signal
 import sys
 import threading
 import time
@@ -30,13 +39,22 @@ from typing import Any
 
 from gamermath.errors import GmrError
 from gamermath.rewards.cache import VerdictCache, freeze_options, text_digest
+from gamermath.rewards.module_hooks import module_function
 from gamermath.rewards.options import resolve_options
+from gamermath.rewards.worker import check_value
 from gamermath.specs import Reward
 
 #: Statuses a sample can end with.
-STATUSES = ("ok", "timeout", "error")
+STATUSES = ("ok", "timeout", "error", "oom", "cpu_limit")
+#: Per-reward counters: samples seen, outcomes other than ok, and cache hits.
+COUNTERS = ("calls", "timeouts", "errors", "oom", "cpu_limit", "cache_hits")
+#: The counter each failed status adds to.
+STATUS_COUNTER = {"timeout": "timeouts", "error": "errors", "oom": "oom", "cpu_limit": "cpu_limit"}
 #: Most samples sent to a worker in one message.
 CHUNK_MAX = 16
+#: Default worker limits: address space (MiB) and CPU seconds per sample.
+MEMORY_LIMIT_MB = 2048
+CPU_TIME_LIMIT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -86,10 +104,11 @@ spawn.get_preparation_data = _preparation_data
 def preload_modules(rewards: Sequence[Reward]) -> list[str]:
     """Modules the worker forkserver imports once, so that every worker inherits them.
 
-    The worker loop, each reward's own module, and whatever that module lists in an optional
-    ``GMR_PRELOAD`` sequence (``sympy-equivalence`` lists a math-verify warm-up).
+    SIGINT off (``forkserver_init``), the worker loop, each reward's own module, and whatever
+    that module lists in an optional ``GMR_PRELOAD`` sequence (``sympy-equivalence`` lists a
+    math-verify warm-up).
     """
-    modules = ["gamermath.rewards.worker"]
+    modules = ["gamermath.rewards.forkserver_init", "gamermath.rewards.worker"]
     for reward in rewards:
         name = getattr(reward.score, "__module__", None)
         if not name or name == "__main__" or name in modules:
@@ -111,11 +130,11 @@ def _context(rewards: Sequence[Reward]) -> Any:
 class _Worker:
     """One worker process and the chunk of samples it is busy with."""
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: Any, limits: tuple[int | None, float | None]) -> None:
         from gamermath.rewards import worker
 
         self.conn, child = ctx.Pipe(duplex=True)
-        self.process = ctx.Process(target=worker.serve, args=(child,), daemon=True)
+        self.process = ctx.Process(target=worker.serve, args=(child, *limits), daemon=True)
         _STARTING.worker = True
         try:
             self.process.start()
@@ -157,21 +176,58 @@ class _Worker:
             self.conn.close()
 
 
+def _check_limits(memory_limit_mb: Any, cpu_time_limit_s: Any) -> None:
+    if memory_limit_mb is not None and (
+        isinstance(memory_limit_mb, bool) or not isinstance(memory_limit_mb, int)
+        or memory_limit_mb < 64
+    ):
+        raise GmrError(
+            f"reward memory limit {memory_limit_mb!r} must be a whole number of MiB (at least "
+            "64) or none"
+        )
+    if cpu_time_limit_s is not None and (
+        isinstance(cpu_time_limit_s, bool) or not isinstance(cpu_time_limit_s, (int, float))
+        or not math.isfinite(cpu_time_limit_s) or cpu_time_limit_s <= 0
+    ):
+        raise GmrError(
+            f"reward CPU-time limit {cpu_time_limit_s!r} must be a positive number of seconds "
+            "or none"
+        )
+
+
 class RewardRunner:
     """Scores batches of completions with any ``Reward``, isolated, cached and counted.
 
     ``workers``: worker processes (default: one per core, at most 8), started lazily.
     ``fallback``: the score of a sample that timed out or failed.
     ``cache_size``: verdicts remembered (0 disables the cache).
+    ``memory_limit_mb``: each worker's address-space limit (``RLIMIT_AS``) in MiB; None: none.
+    ``cpu_time_limit_s``: CPU seconds one sample may use (``RLIMIT_CPU``, rounded up to whole
+    seconds); None: none. The wall-clock ``timeout`` of each reward applies as well.
+    ``initial_counters``: counters to start from (``{reward: {counter: n}}``), e.g. those of
+    the run being resumed; see ``restore_counters``.
     """
 
     def __init__(
-        self, workers: int | None = None, fallback: float = 0.0, cache_size: int = 200_000
+        self,
+        workers: int | None = None,
+        fallback: float = 0.0,
+        cache_size: int = 200_000,
+        memory_limit_mb: int | None = MEMORY_LIMIT_MB,
+        cpu_time_limit_s: float | None = CPU_TIME_LIMIT_S,
+        initial_counters: Mapping[str, Mapping[str, float]] | None = None,
     ) -> None:
+        _check_limits(memory_limit_mb, cpu_time_limit_s)
         self.max_workers = workers if workers and workers > 0 else default_workers()
         self.fallback = float(fallback)
         self.cache = VerdictCache(cache_size)
+        self.memory_limit_mb = memory_limit_mb
+        self.cpu_time_limit_s = cpu_time_limit_s
         self.counters: dict[str, dict[str, int]] = {}
+        #: Per reward, the detail of its latest failed sample (for warnings and errors).
+        self.last_failure: dict[str, str] = {}
+        if initial_counters:
+            self.restore_counters(initial_counters)
         self._workers: list[_Worker] = []
         self._ctx: Any = None
         self._lock = threading.Lock()
@@ -210,10 +266,15 @@ class RewardRunner:
             )
         resolved = resolve_options(reward, options)
         limit = float(timeout if timeout is not None else reward.timeout)
+        if not (math.isfinite(limit) and limit > 0):
+            raise GmrError(
+                f"reward '{reward.name}': timeout {limit:g} must be a positive number of seconds"
+            )
         frozen = freeze_options(resolved)
         fn = reward.score
         identity = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', '')}"
         counter = self._counter(reward.name)
+        verdict = module_function(reward, "key_verdict") if use_cache else None
         rows = [self._columns_for(reward, row) for row in columns]
         texts = [text if isinstance(text, str) else str(text) for text in completions]
 
@@ -235,6 +296,12 @@ class RewardRunner:
                     continue
             if key in pending:
                 counter["cache_hits"] += 1
+            elif verdict is not None and ck is not None:
+                value = self._key_verdict(reward, verdict, ck, resolved)
+                if value is not None:  # decided from the key: no worker needed
+                    self.cache.put(key, value)
+                    out[i] = SampleResult(value, "ok", 0.0)
+                    continue
             pending.setdefault(key, []).append(i)
         counter["calls"] += len(texts)
 
@@ -263,10 +330,9 @@ class RewardRunner:
                 if key not in done:  # cannot happen; never let a sample go missing
                     done[key] = SampleResult(self.fallback, "error", 0.0, "no result")
             for key, result in done.items():
-                if result.status == "timeout":
-                    counter["timeouts"] += 1
-                elif result.status == "error":
-                    counter["errors"] += 1
+                if result.status in STATUS_COUNTER:
+                    counter[STATUS_COUNTER[result.status]] += len(pending[key])
+                    self.last_failure[reward.name] = result.detail or result.status
                 elif key[0] != "uncached":
                     self.cache.put(key, result.reward)
                 first, *rest = pending[key]
@@ -297,10 +363,12 @@ class RewardRunner:
         except Exception:
             pass
 
-    def restore_counters(self, counts: Mapping[str, Mapping[str, int]]) -> None:
-        """Continue counting from earlier totals (a resumed run), by reward name and kind."""
+    def restore_counters(self, counts: Mapping[str, Mapping[str, float]]) -> None:
+        """Continue counting from earlier totals (a resumed run): ``{reward: {"calls": n,
+        "errors": n, ...}}`` (see ``trl_adapter.counters_from_logs``); unknown kinds are
+        ignored."""
         for name, kinds in counts.items():
-            counter = self._counter(name)
+            counter = self._counter(str(name))
             for kind, value in kinds.items():
                 if kind in counter:
                     counter[kind] = int(value)
@@ -308,9 +376,7 @@ class RewardRunner:
     # -- internals --------------------------------------------------------------------------
 
     def _counter(self, name: str) -> dict[str, int]:
-        return self.counters.setdefault(
-            name, {"calls": 0, "timeouts": 0, "errors": 0, "cache_hits": 0}
-        )
+        return self.counters.setdefault(name, dict.fromkeys(COUNTERS, 0))
 
     @staticmethod
     def _columns_for(reward: Reward, row: Mapping[str, Any]) -> dict[str, Any]:
@@ -336,6 +402,23 @@ class RewardRunner:
             return None
         return ("key", key)
 
+    @staticmethod
+    def _key_verdict(
+        reward: Reward, verdict: Any, key: Hashable, options: Mapping[str, Any]
+    ) -> float | None:
+        """The module's ``key_verdict`` on a ``("key", k)`` cache key, if it gives a finite
+        value inside the reward's range; None (ask a worker) otherwise, or if it fails."""
+        if not (isinstance(key, tuple) and key[0] == "key"):
+            return None
+        try:
+            value = verdict(key[1], options)
+        except Exception:
+            return None
+        if value is None or check_value(value)[0] != "ok":
+            return None
+        low, high = reward.output_range
+        return float(value) if low <= value <= high else None
+
     def prepare(self, rewards: Sequence[Reward]) -> None:
         """Name the rewards this runner will serve before its first worker starts, so the
         worker forkserver preloads (and warms) what they need. Optional."""
@@ -347,7 +430,7 @@ class RewardRunner:
             raise GmrError("this RewardRunner is closed")
         if self._ctx is None:
             self._ctx = _context([reward])
-        worker = _Worker(self._ctx)
+        worker = _Worker(self._ctx, (self.memory_limit_mb, self.cpu_time_limit_s))
         self._workers.append(worker)
         return worker
 
@@ -376,26 +459,58 @@ class RewardRunner:
         groups: Mapping[Hashable, str],
         limit: float,
     ) -> dict[Hashable, SampleResult]:
-        """Run every item on the worker pool; one ``SampleResult`` per item key."""
+        """Run every item on the worker pool; one ``SampleResult`` per item key.
+
+        If the caller is interrupted (Ctrl-C's KeyboardInterrupt in the trainer), workers
+        still busy are replaced, so no stale result can reach a later batch.
+        """
+        busy: dict[Connection, _Worker] = {}
+        try:
+            return self._run_queue(reward, items, groups, limit, busy)
+        except BaseException:
+            for worker in list(busy.values()):
+                self._retire(worker)
+            raise
+
+    def _death(self, worker: _Worker) -> tuple[str, str]:
+        """The status and detail of a sample whose worker process died."""
+        worker.process.join(timeout=1)
+        code = worker.process.exitcode
+        if code == -signal.SIGXCPU and self.cpu_time_limit_s is not None:
+            return "cpu_limit", f"over the CPU-time limit of {self.cpu_time_limit_s:g} s"
+        return "error", f"worker process died (exit {code})"
+
+    def _run_queue(
+        self,
+        reward: Reward,
+        items: Mapping[Hashable, tuple],
+        groups: Mapping[Hashable, str],
+        limit: float,
+        busy: dict[Connection, _Worker],
+    ) -> dict[Hashable, SampleResult]:
         queue = deque(self._chunks(list(items), groups))
         done: dict[Hashable, SampleResult] = {}
-        busy: dict[Connection, _Worker] = {}
         idle = [w for w in self._workers if w.process.is_alive()]
         for w in list(self._workers):
             if w not in idle:
                 self._retire(w)
 
-        def fail(worker: _Worker, status: str, detail: str) -> None:
-            """The current sample fails; the rest of the chunk goes back to the queue."""
-            now = time.perf_counter()
-            done[worker.chunk[worker.next]] = SampleResult(
-                self.fallback, status, now - worker.started, detail
-            )
-            rest = worker.chunk[worker.next + 1 :]
+        def replace(worker: _Worker) -> None:
+            """Retire a worker; the samples of its chunk not yet done go back to the queue."""
+            rest = worker.chunk[worker.next :]
             if rest:
                 queue.appendleft(rest)
             busy.pop(worker.conn, None)
             self._retire(worker)
+
+        def fail(worker: _Worker, status: str, detail: str) -> None:
+            """The current sample fails and its worker is replaced."""
+            now = time.perf_counter()
+            done[worker.chunk[worker.next]] = SampleResult(
+                self.fallback, status, now - worker.started, detail
+            )
+            worker.next += 1
+            replace(worker)
 
         while queue or busy:
             while queue and (idle or len(self._workers) < self.max_workers):
@@ -426,9 +541,13 @@ class RewardRunner:
                         done[worker.chunk[index]] = SampleResult(value, status, seconds, detail)
                         worker.next = index + 1
                         worker.progress(limit)
+                        if status == "oom":  # a worker that ran out of memory is replaced
+                            replace(worker)
+                            break
                 except (EOFError, OSError):
-                    code = worker.process.exitcode
-                    fail(worker, "error", f"worker process died (exit {code})")
+                    fail(worker, *self._death(worker))
+                    continue
+                if worker.conn not in busy:
                     continue
                 if worker.next >= len(worker.chunk):
                     del busy[conn]

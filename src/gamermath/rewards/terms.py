@@ -5,6 +5,12 @@ gated term scores 0 on a sample unless the gate term *passes* on that sample, i.
 score (before weights) is ``>= gate_threshold``; the threshold defaults to the gate reward's
 ``output_range`` maximum (full marks). Example: correctness counts only when the format is
 right (``gate = "format"``).
+
+``timeout_policy`` says what TRL receives for a sample whose reward timed out: ``"fallback"``
+(default) the runner's fallback score, ``"skip"`` ``None``. TRL 1.16's GRPOTrainer turns
+``None`` into NaN: the term then adds nothing to that sample's weighted sum (``nansum``) and
+is left out of the term's logged mean; a sample where every term is ``None`` is left out of
+its group's baseline and gets advantage 0. Either way the timeout is counted.
 """
 
 from __future__ import annotations
@@ -15,6 +21,9 @@ from typing import Any
 
 from gamermath.errors import GmrError
 from gamermath.specs import Reward
+
+#: What a term reports to TRL for a timed-out sample.
+TIMEOUT_POLICIES = ("fallback", "skip")
 
 
 @dataclass(frozen=True)
@@ -27,16 +36,22 @@ class RewardTerm:
     gate: str | None = None
     gate_threshold: float | None = None
     label: str = ""
+    timeout_policy: str = "fallback"
 
     def __post_init__(self) -> None:
         if not self.label:
             object.__setattr__(self, "label", self.name)
+        if self.timeout_policy not in TIMEOUT_POLICIES:
+            raise GmrError(
+                f"reward term '{self.label}': timeout_policy must be one of "
+                f"{', '.join(TIMEOUT_POLICIES)}, not {self.timeout_policy!r}"
+            )
 
 
 def resolve_rewards(terms: Sequence[RewardTerm]) -> dict[str, Reward]:
     """Each term's installed ``Reward`` by label, after checking labels and gates."""
     from gamermath import plugins
-    from gamermath.rewards.options import resolve_options
+    from gamermath.rewards.options import validate_options
 
     labels = [t.label for t in terms]
     duplicates = sorted({label for label in labels if labels.count(label) > 1})
@@ -47,7 +62,7 @@ def resolve_rewards(terms: Sequence[RewardTerm]) -> dict[str, Reward]:
     rewards: dict[str, Reward] = {}
     for term in terms:
         reward = plugins.get("reward", term.name)
-        resolve_options(reward, term.options)  # unknown keys fail here, before training
+        validate_options(reward, term.options)  # bad keys and values fail before training
         rewards[term.label] = reward
     by_label = {t.label: t for t in terms}
     for term in terms:
