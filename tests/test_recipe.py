@@ -148,7 +148,7 @@ BROKEN = [
     ("format-regex", reward('options = { regex = "(unclosed", regex_weight = 0.5 }', 2),
      "[[rewards]] #2 (format).options.regex is not a valid regular expression"),
     ("format-option-type", reward('options = { hash = "yes" }', 2),
-     "[[rewards]] #2 (format).options.hash must be"),
+     "[[rewards]] #2 (format).options.hash expects a float, got str"),
     ("unknown-option", reward("options = { think_hard = 1.0 }", 2),
      "[[rewards]] #2 (format): reward 'format' has no option 'think_hard'"),
     ("target-modules-type", add("lora", "target_modules = [1, 2]"),
@@ -424,3 +424,12 @@ def test_plan_resolves_a_third_party_model_source(tmp_path, thirdparty_site, tin
     config = AutoConfig.from_pretrained(tiny_model)
     assert plan["params"] > 0 and plan["model"] == "fixture:mini"
     assert config.num_hidden_layers == 2
+
+
+def test_reward_runtime_keys_reach_the_runtime(tmp_path):
+    recipe = load_recipe(write(tmp_path, GOOD), [
+        "rewards.exact-answer.timeout_policy=skip", "run.reward_memory_mb=512",
+        "run.reward_cpu_s=2.5"])
+    terms = recipe.reward_terms()
+    assert [t.timeout_policy for t in terms] == ["skip", "fallback"]
+    assert (recipe.run.reward_memory_mb, recipe.run.reward_cpu_s) == (512, 2.5)

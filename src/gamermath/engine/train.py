@@ -315,22 +315,6 @@ def _common_callbacks(trainer, callbacks: list) -> None:
         trainer.add_callback(callback)
 
 
-def restore_reward_counters(runner: Any, rows: list[dict[str, Any]]) -> None:
-    """Continue the reward counters of a resumed run from its last logged GRPO row."""
-    logged = [r for r in rows if r.get("stage") == "grpo" and "reward" in r]
-    if not logged:
-        return
-    last = logged[-1]
-    kinds = {"reward_timeouts/": "timeouts", "reward_errors/": "errors",
-             "reward_cache_hits/": "cache_hits"}
-    counts: dict[str, dict[str, int]] = {}
-    for key, value in last.items():
-        for prefix, kind in kinds.items():
-            if key.startswith(prefix) and isinstance(value, (int, float)):
-                counts.setdefault(key[len(prefix):], {})[kind] = int(value)
-    runner.restore_counters(counts)
-
-
 def _grpo_stage(recipe, run, model, tokenizer, train_set, evaluator, resume, console, result):
     from peft import PeftModel
     from trl import GRPOTrainer
@@ -345,14 +329,22 @@ def _grpo_stage(recipe, run, model, tokenizer, train_set, evaluator, resume, con
     from gamermath.engine.heldout import HackingAlarm
     from gamermath.engine.trl_config import make_config, trainer_args
     from gamermath.rewards.runner import RewardRunner
-    from gamermath.rewards.trl_adapter import RewardCountersCallback, make_reward_funcs
+    from gamermath.rewards.trl_adapter import (
+        RewardCountersCallback,
+        counters_from_logs,
+        make_reward_funcs,
+    )
 
     checkpoint = _resume_point(run, "grpo", resume)
     terms = recipe.reward_terms()
     run_spec = recipe.run
-    with RewardRunner(workers=run_spec.reward_workers) as runner:
-        if checkpoint is not None:
-            restore_reward_counters(runner, run.metrics_rows())
+    resumed = [r for r in run.metrics_rows() if r.get("stage") == "grpo" and "reward" in r]
+    with RewardRunner(
+        workers=run_spec.reward_workers, memory_limit_mb=run_spec.reward_memory_mb,
+        cpu_time_limit_s=run_spec.reward_cpu_s,
+        # a resumed run continues its counters from the last row it logged
+        initial_counters=counters_from_logs(resumed[-1]) if checkpoint and resumed else None,
+    ) as runner:
         funcs, weights = make_reward_funcs(terms, runner)
         recorder = CompletionRecorder(
             run, [t.label for t in terms], weights, run_spec.completions_every,
@@ -367,7 +359,8 @@ def _grpo_stage(recipe, run, model, tokenizer, train_set, evaluator, resume, con
             model=model, reward_funcs=recorder.wrap(funcs), args=args, train_dataset=train_set,
             processing_class=tokenizer, peft_config=None if is_peft else lora_config(recipe),
         )
-        callbacks: list = [RewardCountersCallback(runner), MetricsCallback(run, "grpo")]
+        callbacks: list = [RewardCountersCallback(runner, run_spec.reward_stop_after),
+                           MetricsCallback(run, "grpo")]
         if evaluator is not None:
             alarm = HackingAlarm(window=int(recipe.eval.alarm_window))
             for row in run.metrics_rows():  # a resumed run keeps its alarm history

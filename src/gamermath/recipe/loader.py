@@ -404,7 +404,7 @@ def check_names(recipe: Recipe) -> None:
     from gamermath import plugins
     from gamermath.data.rows import merge_options
     from gamermath.models import find_source
-    from gamermath.rewards.options import resolve_options
+    from gamermath.rewards.options import check_option_values
 
     w = _Where(recipe.path)
     rewards = []
@@ -412,8 +412,12 @@ def check_names(recipe: Recipe) -> None:
         where = f"[[rewards]] #{index + 1} ({term.name})"
         with _naming(w, where):
             reward = plugins.get("reward", term.name)
-            merged = resolve_options(reward, term.options)
-        check_reward_options(w, where, reward, term.options, merged)
+            try:
+                check_option_values(reward, term.options)
+            except ValueError as exc:  # OptionError names the option
+                key = getattr(exc, "option", None)
+                spot = f"{where}.options" + (f".{key}" if key else "")
+                raise w.fail(spot, " ".join(str(exc).split())) from None
         rewards.append((where, reward))
     uses = [("[data]", recipe.data)] + ([("[sft]", recipe.sft_data())] if recipe.sft_enabled
                                          else [])
@@ -443,33 +447,6 @@ def check_names(recipe: Recipe) -> None:
                                  f"{', '.join(dataset.columns)})")
     with _naming(w, "[model].source"):
         find_source(recipe.model.source)
-
-
-def check_reward_options(
-    w: _Where, where: str, reward: Any, given: Mapping[str, Any], merged: Mapping[str, Any]
-) -> None:
-    """Option values: typed like the reward's defaults, then the reward's own check."""
-    for key, value in given.items():
-        default = reward.options.get(key)
-        if default is None:
-            continue
-        if isinstance(default, bool):
-            ok = isinstance(value, bool)
-        elif isinstance(default, (int, float)):
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        else:
-            ok = isinstance(value, type(default))
-        if not ok:
-            raise w.fail(f"{where}.options.{key}", f"must be {_describe(default).split()[0]} "
-                         f"like its default {json.dumps(default)}, got {_describe(value)}")
-    check = getattr(reward, "check_options", None)
-    if check is not None:
-        try:
-            check(dict(merged))
-        except ValueError as exc:  # OptionError names the option
-            key = getattr(exc, "option", None)
-            spot = f"{where}.options" + (f".{key}" if key else "")
-            raise w.fail(spot, " ".join(str(exc).split())) from None
 
 
 # -- overrides ---------------------------------------------------------------------------------

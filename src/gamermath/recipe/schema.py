@@ -160,6 +160,18 @@ class RunSpec:
     reward_workers: int | None = knob(
         None, "reward worker processes (default: from the CPU count)", check=positive
     )
+    reward_memory_mb: int | None = knob(
+        2048, "address-space limit of each reward worker in MiB (unset: none); a sample "
+        "that exceeds it scores the fallback and counts as reward_oom", check=positive,
+    )
+    reward_cpu_s: float | None = knob(
+        30.0, "CPU seconds a reward worker may spend on one sample (unset: none)",
+        check=positive,
+    )
+    reward_stop_after: int = knob(
+        3, "stop training when a reward failed on every sample for N steps in a row",
+        check=positive,
+    )
 
 
 #: TOML section name -> its dataclass (``rewards`` is a list of ``RewardSpec``).
@@ -239,7 +251,8 @@ class Recipe:
 
         return [
             RewardTerm(name=r.name, weight=float(r.weight), options=dict(r.options),
-                       gate=r.gate, gate_threshold=r.gate_threshold, label=r.label)
+                       gate=r.gate, gate_threshold=r.gate_threshold, label=r.label,
+                       timeout_policy=r.timeout_policy)
             for r in self.rewards
         ]
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gamermath.errors import GmrError
-from gamermath.specs import Reward
+from gamermath.specs import OptionError, Reward
 
 
 def type_name(default: Any) -> str:
@@ -45,24 +45,30 @@ def resolve_options(reward: Reward, options: Mapping[str, Any] | None) -> dict[s
     return merged
 
 
-def validate_options(reward: Reward, options: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``resolve_options`` plus value checks (types, the reward's ``check_options``): what
-    ``gmr reward score``/``check`` and ``resolve_rewards`` run before any sample."""
+def check_option_values(reward: Reward, options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The merged options; a value of the wrong type, or one the reward's ``check_options``
+    rejects, raises ``OptionError`` naming the option (an unknown key raises ``GmrError``)."""
     merged = resolve_options(reward, options)
     for key, value in (options or {}).items():
         if not _type_ok(reward.options[key], value):
-            raise GmrError(
-                f"option '{key}' of reward '{reward.name}' expects a "
-                f"{type_name(reward.options[key])}, got {type(value).__name__} {value!r:.80}"
-            )
+            raise OptionError(key, f"expects a {type_name(reward.options[key])}, got "
+                              f"{type(value).__name__} {value!r:.80}")
     if reward.check_options is not None and options:
-        try:
-            reward.check_options(merged)
-        except ValueError as exc:  # OptionError names the option
-            key = getattr(exc, "option", None)
-            where = f"option '{key}'" if key else "options"
-            raise GmrError(f"reward '{reward.name}' {where}: {exc}") from None
+        reward.check_options(merged)
     return merged
+
+
+def validate_options(reward: Reward, options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``resolve_options`` plus value checks (types, the reward's ``check_options``): what
+    ``gmr reward score``/``check`` and ``resolve_rewards`` run before any sample."""
+    try:
+        return check_option_values(reward, options)
+    except ValueError as exc:  # OptionError names the option
+        key = getattr(exc, "option", None)
+        if str(exc).startswith("expects a "):
+            raise GmrError(f"option '{key}' of reward '{reward.name}' {exc}") from None
+        where = f"option '{key}'" if key else "options"
+        raise GmrError(f"reward '{reward.name}' {where}: {exc}") from None
 
 
 def parse_option(reward: Reward, item: str) -> tuple[str, Any]:
