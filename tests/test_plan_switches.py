@@ -281,7 +281,11 @@ def test_switches_are_ranked_by_peak_and_re_estimated_for_the_card():
     # suggestions keep only what lowers the peak, biggest saving first
     ideas = planner.suggestions(base)
     assert all(i.saving(base) > 0 for i in ideas)
-    assert ideas[0].change == "turn on gradient_checkpointing"
+    # here the generation phase sets the peak once checkpointing is on, so plain checkpointing
+    # saves as much as checkpointing with offload
+    top = {i.change for i in ideas if i.saving(base) == ideas[0].saving(base)}
+    assert {"turn on gradient_checkpointing",
+            "gradient checkpointing with activation offload"} <= top
     assert not any(i.change.startswith("vLLM colocate") for i in ideas)
 
 

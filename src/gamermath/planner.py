@@ -153,7 +153,7 @@ GPU_CARDS: dict[str, GpuCard] = {
     "rtx3070": GpuCard("RTX 3070", 8),
     "rtx3080": GpuCard("RTX 3080", 10),
     "rtx3080ti": GpuCard("RTX 3080 Ti", 12),
-    # the laptop part: the 16 GB card arXiv 2506.08935 trained on (its abstract)
+    # the 16 GB part: arXiv 2506.08935's abstract says "RTX 3080 Ti of 16GB memory"
     "rtx3080tilaptop": GpuCard("RTX 3080 Ti Laptop", 16),
     "rtx3090": GpuCard("RTX 3090", 24),
     "rtx4060": GpuCard("RTX 4060", 8),
