@@ -252,6 +252,11 @@ def test_vllm_reservation_sleep_and_slack_by_hand():
     # no card: what one batch needs, and a note saying so
     nocard = estimate(QWEN, shape)
     assert nocard.generation == need and any("give --gpu" in n for n in nocard.notes)
+    # server mode: the rollouts are another process's memory
+    server = planner.plan_recipe(PAPER, overrides=("grpo.use_vllm=true",
+                                                   "grpo.vllm_mode=server"))
+    assert server.shape.vllm_server and server.generation == {}
+    assert any("server mode" in n for n in server.notes)
     # too small a share is named, with the share that works
     tiny = estimate(QWEN, replace(shape, vllm_memory_share=0.1), card)
     assert any("less than" in n and "use at least 0.25" in n for n in tiny.notes)
