@@ -45,6 +45,7 @@ def test_cpu_smoke_runs_gmr_train_and_plain_trl_with_fixed_lengths(tmp_path):
                              "vllm-awake", "vllm-sleep", "lean", "lean-vllm"}
     for name in ("offload", "liger", "4-bit", "vllm-awake", "vllm-sleep", "lean", "lean-vllm"):
         assert variants[name] == {"skipped": "needs CUDA"}
+    assert "same as plain" in variants["no-checkpointing"]["skipped"]
     paged = variants["paged"]
     assert paged["steps"] == 2 and paged["step_time_s"] > 0 and paged["tokens_per_s"] > 0
     assert "grpo.preset=paged" in paged["sets"]
