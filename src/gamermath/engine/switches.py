@@ -34,7 +34,7 @@ from gamermath.errors import GmrError
 
 #: transformers' paged cache: tokens per page (``ContinuousBatchingConfig.page_size`` default)
 CB_PAGE_SIZE = 256
-#: transformers' default and TRL 1.16's cap on tokens per continuous-batching forward pass
+#: transformers' default number of tokens per continuous-batching forward pass
 CB_MAX_BATCH_TOKENS = 8192
 #: the continuous-batching keys that decide its memory; gmr fills them when all are unset
 CB_SIZING_KEYS = ("num_blocks", "max_memory_percent", "max_batch_tokens",
@@ -156,18 +156,6 @@ def active_switches(recipe: Any) -> list[tuple[Switch, str]]:
     return found
 
 
-def _version_tuple(text: str) -> tuple[int, ...]:
-    parts = []
-    for piece in text.split("."):
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        if not digits:
-            break
-        parts.append(int(digits))
-        if not piece.isdigit():
-            break
-    return tuple(parts)
-
-
 def missing_requirement(req: Requirement) -> str | None:
     """None when ``req`` is importable at its minimum version, else what is wrong."""
     if importlib.util.find_spec(req.module) is None:
@@ -176,7 +164,9 @@ def missing_requirement(req: Requirement) -> str | None:
         version = metadata.version(req.distribution)
     except metadata.PackageNotFoundError:
         return None  # importable without metadata (a source checkout): trust it
-    if _version_tuple(version) < _version_tuple(req.min_version):
+    from packaging.version import Version
+
+    if Version(version) < Version(req.min_version):
         return f"{req.distribution} >= {req.min_version}, found {version}"
     return None
 
