@@ -1,24 +1,32 @@
 #!/usr/bin/env python
-"""GPU benchmark of the paper recipe: ``gmr train`` against plain TRL + PEFT, same settings.
+"""GPU benchmark of the paper recipe: ``gmr train`` plain and with each one-GPU switch, beside
+plain TRL + PEFT, with ``gmr plan``'s estimate beside every measurement.
 
 It builds a randomly initialised model with the paper model's exact architecture
 (Qwen2.5-Math-1.5B: no weights are downloaded), forces every completion to the same length,
-and runs a few GRPO steps twice, each in its own process so that CUDA peaks do not mix:
+and runs a few GRPO steps, each run in its own process so that CUDA peaks do not mix:
 
-1. ``gmr train`` on the paper recipe (``recipes/youronmath-paper.toml``) pointed at the model;
-2. TRL ``GRPOTrainer`` + PEFT LoRA with the recipe's settings, written out by hand.
+1. TRL ``GRPOTrainer`` + PEFT LoRA with the recipe's settings, written out by hand;
+2. ``gmr train`` on the paper recipe (``recipes/youronmath-paper.toml``) pointed at the model,
+   once per variant in ``VARIANTS``: plain, and with each switch (``--set`` values a user
+   would give: no checkpointing, activation offload, Liger kernels, continuous batching, a
+   4-bit base, vLLM colocate awake and asleep, and two combinations).
 
-It reports, for each, peak GPU memory (``torch.cuda.max_memory_allocated``), seconds per
-optimizer step and generated tokens per second, the ratio gmr / TRL, and ``gmr plan``'s
-estimate beside the measured peak. Goals: peak at most 8 GB, planner within 15%.
+For each run it reports peak ``torch.cuda.max_memory_allocated``, the peak memory the device
+reports in use (sampled every 20 ms, so vLLM's own reservation counts), seconds per optimizer
+step, generated tokens per second and the step time against plain TRL; beside each, ``gmr
+plan``'s estimate for the same settings on this card (the measured prompt length) and the
+ratio planner / measured. Goals: the paper recipe at 5 GB peak or less with its
+generations, the planner within 15%.
 
 On a CUDA machine, one command (results go to bench/results/ and, with --append, to
-bench/RESULTS.md):
+bench/RESULTS.md); a variant whose package is missing is reported with gmr's one-line error:
 
     python bench/gpu_paper_recipe.py --append
 
-``--cpu-smoke`` runs the same code path on a tiny model on CPU in under a minute (the test
-suite does this); memory figures are then not measured.
+``--variants plain,paged`` runs a subset. ``--cpu-smoke`` runs the same code path on a tiny
+model on CPU in about a minute (the test suite does this): the variants that need CUDA are
+listed as skipped and no memory is measured.
 """
 
 from __future__ import annotations
@@ -26,12 +34,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import os
 import platform
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,9 +53,6 @@ except ModuleNotFoundError:  # Python 3.10
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER_RECIPE = REPO / "recipes" / "youronmath-paper.toml"
-#: how ``gmr train`` is called: ``gmr train RECIPE --run-dir RUN_DIR``
-GMR_TRAIN = ["train"]
-GMR_RUN_DIR = ["--run-dir"]
 
 #: the paper's settings (arXiv 2506.08935), used when the recipe file is absent
 PAPER_FALLBACK: dict[str, Any] = {
@@ -57,6 +65,86 @@ PAPER_FALLBACK: dict[str, Any] = {
              "gradient_accumulation_steps": 4, "learning_rate": 5e-5, "beta": 0.04,
              "max_completion_length": 512, "gradient_checkpointing": True},
 }
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A ``gmr train`` run of the recipe with these ``--set`` values."""
+
+    sets: tuple[str, ...]
+    what: str
+    cuda: bool = False
+    vllm: bool = False
+    #: run in --cpu-smoke (False: the smoke settings make it the same as plain)
+    smoke: bool = True
+
+
+#: the runs, in order; ``plain`` is the recipe as written
+VARIANTS: dict[str, Variant] = {
+    "plain": Variant((), "the recipe as written (gradient checkpointing on)"),
+    "no-checkpointing": Variant(("grpo.gradient_checkpointing=false",),
+                                "gradient checkpointing off", smoke=False),
+    "offload": Variant(("grpo.preset=low-memory",), "checkpointing with activation offload",
+                       cuda=True),
+    "liger": Variant(("grpo.use_liger_kernel=true",), "Liger kernels", cuda=True),
+    "paged": Variant(("grpo.preset=paged",), "transformers continuous batching"),
+    "4-bit": Variant(("model.load_in_4bit=true",), "4-bit NF4 base (QLoRA)", cuda=True),
+    "vllm-awake": Variant(("grpo.use_vllm=true", "grpo.vllm_mode=colocate"),
+                          "vLLM colocate, no sleep mode", cuda=True, vllm=True),
+    "vllm-sleep": Variant(("grpo.preset=vllm-colocate",), "vLLM colocate with sleep mode",
+                          cuda=True, vllm=True),
+    "lean": Variant(("model.load_in_4bit=true", "grpo.preset=low-memory",
+                     "grpo.use_liger_kernel=true"), "4-bit + offload + Liger", cuda=True),
+    "lean-vllm": Variant(("model.load_in_4bit=true", "grpo.preset=vllm-colocate",
+                          "grpo.gradient_checkpointing_kwargs={offload=true}",
+                          "grpo.use_liger_kernel=true"),
+                         "4-bit + vLLM sleep + offload + Liger", cuda=True, vllm=True),
+}
+
+
+# ----------------------------------------------------------------------------- memory
+
+
+class DevicePeak:
+    """The peak memory the device reports in use, sampled every 20 ms on a side thread
+    (``torch.cuda.mem_get_info``: every allocation of the process, vLLM's included)."""
+
+    def __init__(self, cuda: bool) -> None:
+        self.cuda = cuda
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _used(self) -> int:
+        import torch
+
+        free, total = torch.cuda.mem_get_info()
+        return total - free
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self._used())
+
+    def __enter__(self) -> DevicePeak:
+        if self.cuda:
+            self.peak = self._used()
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.cuda:
+            self._stop.set()
+            self._thread.join()
+            self.peak = max(self.peak, self._used())
+
+    def figures(self) -> dict[str, float]:
+        import torch
+
+        if not self.cuda:
+            return {}
+        return {"peak_allocated_mb": torch.cuda.max_memory_allocated() / 2**20,
+                "peak_reserved_mb": torch.cuda.max_memory_reserved() / 2**20,
+                "peak_device_used_mb": self.peak / 2**20}
 
 
 # ----------------------------------------------------------------------------- settings
@@ -190,7 +278,8 @@ def trl_worker(config: dict[str, Any], out: Path) -> None:
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
-    trainer.train()
+    with DevicePeak(cuda) as peak:
+        trainer.train()
     history = [h for h in trainer.state.log_history if "step_time" in h]
     measured = history[config["warmup"]:] or history
     step_time = sum(h["step_time"] for h in measured) / max(1, len(measured))
@@ -198,74 +287,184 @@ def trl_worker(config: dict[str, Any], out: Path) -> None:
         len(tok.apply_chat_template(p, add_generation_prompt=True, tokenize=True))
         if isinstance(p, list) else len(tok(p)["input_ids"]) for p in data["prompt"]
     ]
+    mean_length = sum(h.get("completions/mean_length", 0) for h in measured) / max(
+        1, len(measured))
     result = {
         "steps": len(history), "seconds_total": time.perf_counter() - start,
         "step_time_s": step_time,
         "completion_tokens": completion,
-        "mean_completion_length": sum(h.get("completions/mean_length", 0) for h in measured)
-        / max(1, len(measured)),
+        "mean_completion_length": mean_length,
         "prompt_tokens": sum(prompt_tokens) / len(prompt_tokens),
-        "generated_tokens_per_step": batch * completion,
-        "tokens_per_s": batch * completion / step_time if step_time else None,
+        "generated_tokens_per_step": batch * mean_length,
+        "tokens_per_s": batch * mean_length / step_time if step_time else None,
     }
-    if cuda:
-        result["peak_allocated_mb"] = torch.cuda.max_memory_allocated() / 2**20
-        result["peak_reserved_mb"] = torch.cuda.max_memory_reserved() / 2**20
+    result.update(peak.figures())
     out.write_text(json.dumps(result, indent=2))
 
 
-def gmr_available() -> str | None:
-    """None when ``gmr train`` exists, else why not."""
-    proc = subprocess.run([sys.executable, "-m", "gamermath", "train", "--help"],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        return (proc.stderr.strip().splitlines() or ["gmr train --help failed"])[-1]
-    return None
+def gmr_worker(config: dict[str, Any], out: Path) -> None:
+    """``gmr train ARGS`` in this process, with the device's peak memory sampled around it."""
+    import torch
+
+    from gamermath.cli import main as gmr_main
+
+    cuda = torch.cuda.is_available() and not config["smoke"]
+    result: dict[str, Any] = {}
+    with DevicePeak(cuda) as peak:
+        try:
+            gmr_main.main(args=["train", *config["args"]], prog_name="gmr",
+                          standalone_mode=False)
+        except Exception as exc:  # gmr's one-line errors (a missing package, no CUDA)
+            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            result["failed"] = " ".join(str(message).split())[:500]
+    result.update(peak.figures())
+    out.write_text(json.dumps(result))
 
 
-def run_gmr(settings: dict[str, Any], model_dir: Path, work: Path, warmup: int, steps: int,
-            smoke: bool) -> dict[str, Any]:
-    """``gmr train`` on the recipe pointed at the random model; figures from metrics.jsonl."""
-    missing = gmr_available()
-    if missing:
-        return {"skipped": f"gmr train is not available: {missing}"}
-    completion = int(settings["grpo"]["max_completion_length"])
-    run_dir = work / "gmr-run"
-    recipe = {k: v for k, v in settings.items() if not k.startswith("_")}
-    recipe["model"] = {**recipe.get("model", {}), "source": str(model_dir)}
-    recipe["grpo"] = {**recipe["grpo"], "max_steps": warmup + steps, "logging_steps": 1,
-                      "generation_kwargs": {"min_new_tokens": completion}}
-    # no dataset download on the GPU machine: seeded arithmetic problems, same template
-    recipe["data"] = bench_recipe_data(settings)
-    recipe["model"]["attention"] = "sdpa"  # as the TRL side; flash-attn may be absent
-    recipe.pop("eval", None)
-    recipe["eval"] = {"heldout": 0}  # no held-out generation inside the measurement
-    recipe.pop("sft", None)  # the benchmark measures the GRPO stage only
-    recipe_file = work / "bench-recipe.toml"
+def write_bench_recipe(settings: dict[str, Any], model_dir: Path, work: Path, steps: int
+                       ) -> Path:
+    """The recipe both ``gmr train`` and the planner read: the paper's, on the random model,
+    GRPO only, no held-out generation, seeded arithmetic prompts (no download)."""
     from gamermath.recipe import dump_toml
 
-    recipe_file.write_text(dump_toml(recipe))
-    cmd = [sys.executable, "-m", "gamermath", *GMR_TRAIN, str(recipe_file), *GMR_RUN_DIR,
-           str(run_dir)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        return {"failed": " ".join(cmd), "stderr": proc.stderr[-2000:]}
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()
+    recipe = {k: v for k, v in settings.items() if not k.startswith("_")}
+    recipe["model"] = {**recipe.get("model", {}), "source": str(model_dir),
+                       "attention": "sdpa"}  # as the TRL side; flash-attn may be absent
+    recipe["grpo"] = {**recipe["grpo"], "max_steps": steps, "logging_steps": 1}
+    recipe["data"] = bench_recipe_data(settings)
+    recipe["eval"] = {"heldout": 0}
+    recipe.pop("sft", None)  # the benchmark measures the GRPO stage only
+    recipe.setdefault("rewards", [{"name": "exact-answer"}])
+    path = work / "bench-recipe.toml"
+    path.write_text(dump_toml(recipe))
+    return path
+
+
+def variant_sets(variant: Variant, completion: int, vllm_share: float | None) -> list[str]:
+    """The variant's ``--set`` values plus fixed-length completions (vLLM names it min_tokens)
+    and, for vLLM, the share of this card that one generation batch needs."""
+    sets = list(variant.sets)
+    if variant.vllm:
+        sets.append(f"grpo.generation_kwargs={{min_tokens={completion}}}")
+        if vllm_share is not None:
+            sets.append(f"grpo.vllm_gpu_memory_utilization={vllm_share:.2f}")
+    else:
+        sets.append(f"grpo.generation_kwargs={{min_new_tokens={completion}}}")
+    return sets
+
+
+def vllm_share(recipe_file: Path, variant: Variant, card_bytes: int) -> float:
+    """vLLM's share of this card: what the planner says one generation batch needs, plus 15%,
+    in hundredths (TRL's default 0.3 of a 141 GB card would measure the default, not vLLM)."""
+    from gamermath import planner
+    from gamermath.recipe import load_recipe
+
+    recipe = load_recipe(recipe_file, list(variant.sets), check_plugins=False)
+    arch = planner.resolve_architecture(recipe.model.source)
+    need = sum(planner.vllm_need(arch, planner.shape_from_recipe(recipe)).values())
+    return min(0.9, math.ceil(need * 1.15 / card_bytes * 100) / 100)
+
+
+def run_variant(name: str, variant: Variant, recipe_file: Path, work: Path, warmup: int,
+                smoke: bool, card_bytes: int | None) -> dict[str, Any]:
+    """One ``gmr train`` run in its own process; figures from metrics.jsonl and the worker."""
+    if smoke and variant.cuda:
+        return {"skipped": "needs CUDA"}
+    if smoke and not variant.smoke:
+        return {"skipped": "the same as plain in the smoke run (checkpointing off there)"}
+    data = tomllib.loads(recipe_file.read_text())
+    completion = int(data["grpo"]["max_completion_length"])
+    share = vllm_share(recipe_file, variant, card_bytes) if variant.vllm and card_bytes else None
+    sets = variant_sets(variant, completion, share)
+    run_dir = work / f"gmr-{name}"
+    args = [str(recipe_file), "--run-dir", str(run_dir)]
+    for item in sets:
+        args += ["--set", item]
+    config_file, out = work / f"gmr-{name}.json", work / f"gmr-{name}-result.json"
+    config_file.write_text(json.dumps({"args": args, "smoke": smoke}))
+    proc = subprocess.run([sys.executable, __file__, "--worker", "gmr", "--worker-config",
+                           str(config_file), "--worker-out", str(out)],
+                          capture_output=True, text=True)
+    if not out.is_file():
+        return {"sets": sets, "failed": f"exit {proc.returncode}: {proc.stderr[-1500:]}"}
+    result = {"sets": sets, **json.loads(out.read_text())}
+    metrics = run_dir / "metrics.jsonl"
+    if "failed" in result or not metrics.is_file():
+        result.setdefault("failed", "no metrics.jsonl written")
+        return result
+    rows = [json.loads(line) for line in metrics.read_text().splitlines()
             if line.strip().startswith("{")]
     rows = [r for r in rows if r.get("stage", "grpo") == "grpo" and "step_time" in r]
     measured = rows[warmup:] or rows
     step_time = sum(r["step_time"] for r in measured) / max(1, len(measured))
-    grpo = settings["grpo"]
+    grpo = data["grpo"]
     batch = int(grpo["per_device_train_batch_size"]) * int(grpo["gradient_accumulation_steps"])
-    peaks = [r["peak_memory_mb"] for r in rows if isinstance(r.get("peak_memory_mb"), (int, float))]
-    return {
-        "steps": len(rows), "step_time_s": step_time,
-        "mean_completion_length": sum(r.get("completion_length", 0) for r in measured)
-        / max(1, len(measured)),
-        "tokens_per_s": batch * completion / step_time if step_time else None,
-        # on CPU gmr records process RSS, not comparable with CUDA allocations
-        "peak_allocated_mb": max(peaks) if peaks and not smoke else None,
-    }
+    # continuous batching drops transformers' min_new_tokens processor: count what was made
+    mean_length = sum(r.get("completion_length", 0) for r in measured) / max(1, len(measured))
+    result.update(
+        steps=len(rows), step_time_s=step_time, mean_completion_length=mean_length,
+        tokens_per_s=batch * mean_length / step_time if step_time else None,
+    )
+    return result
+
+
+def planner_estimate(recipe_file: Path, sets: list[str], prompt_tokens: int,
+                     card_bytes: int | None) -> dict[str, Any]:
+    """``gmr plan``'s figures for the same recipe and ``--set`` values on this card."""
+    from dataclasses import replace
+
+    from gamermath import planner
+    from gamermath.recipe import load_recipe
+
+    recipe = load_recipe(recipe_file, sets, check_plugins=False)
+    arch = planner.resolve_architecture(recipe.model.source)
+    shape = replace(planner.shape_from_recipe(recipe), prompt_tokens=prompt_tokens)
+    est = planner.estimate(arch, shape, card_bytes)
+    return {"peak_tensors_mb": est.peak_tensors / 2**20, "peak_total_mb": est.peak_total / 2**20,
+            "context_mb": planner.CUDA_CONTEXT_BYTES / 2**20,
+            "vllm_mb": sum(v for k, v in est.components().items() if "vLLM" in k) / 2**20,
+            "peak_phase": est.peak_phase,
+            "components_mb": {k: v / 2**20 for k, v in est.components().items()}}
+
+
+def planner_ratio(plan: dict[str, Any], run: dict[str, Any]) -> tuple[str, float] | None:
+    """Planner / measured on the matching figures: tensors against max_memory_allocated, or,
+    where vLLM reserves memory beside PyTorch's allocator, tensors plus the CUDA context
+    against the device's peak in use."""
+    if plan.get("vllm_mb") and run.get("peak_device_used_mb"):
+        return "device", (plan["peak_tensors_mb"] + plan["context_mb"]) / run[
+            "peak_device_used_mb"]
+    if run.get("peak_allocated_mb"):
+        return "allocated", plan["peak_tensors_mb"] / run["peak_allocated_mb"]
+    return None
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def device_worker(out: Path) -> None:
+    """The GPU's name and memory, asked in a process of its own: the parent never creates a
+    CUDA context, which would count in every run's device memory."""
+    import torch
+
+    props = torch.cuda.get_device_properties(0)
+    out.write_text(json.dumps({
+        "name": f"{props.name} ({props.total_memory / 2**30:.0f} GiB), torch {torch.__version__}",
+        "total_memory": props.total_memory}))
+
+
+def device_info(smoke: bool, work: Path) -> tuple[str, int | None]:
+    """``(description, card bytes)``; no card on the CPU smoke run."""
+    if smoke:
+        import torch
+
+        return (f"CPU ({platform.processor() or platform.machine()}), torch "
+                f"{torch.__version__}", None)
+    out = work / "device.json"
+    subprocess.run([sys.executable, __file__, "--worker", "device", "--worker-out", str(out)],
+                   check=True)
+    info = json.loads(out.read_text())
+    return info["name"], int(info["total_memory"])
 
 
 def _flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -278,68 +477,52 @@ def _flatten(settings: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def planner_estimate(settings: dict[str, Any], model_dir: Path, prompt_tokens: int
-                     ) -> dict[str, Any]:
-    from dataclasses import replace
-
-    from gamermath.planner import estimate, resolve_architecture, shape_from_recipe
-    from gamermath.recipe import dump_toml, load_recipe
-
-    arch = resolve_architecture(str(model_dir))
-    data = {k: v for k, v in settings.items() if not k.startswith("_")}
-    data["model"] = {**data.get("model", {}), "source": str(model_dir)}
-    data.setdefault("rewards", [{"name": "exact-answer"}])
-    recipe_file = model_dir.parent / "planned-recipe.toml"
-    recipe_file.write_text(dump_toml(data))
-    recipe = load_recipe(recipe_file, check_plugins=False)
-    shape = replace(shape_from_recipe(recipe), prompt_tokens=prompt_tokens)
-    est = estimate(arch, shape)
-    return {"peak_tensors_mb": est.peak_tensors / 2**20, "peak_total_mb": est.peak_total / 2**20,
-            "peak_phase": est.peak_phase,
-            "components_mb": {k: v / 2**20 for k, v in est.components().items()}}
-
-
-# ----------------------------------------------------------------------------- main
-
-
-def device_name(smoke: bool) -> str:
-    import torch
-
-    if torch.cuda.is_available() and not smoke:
-        props = torch.cuda.get_device_properties(0)
-        return f"{props.name} ({props.total_memory / 2**30:.0f} GiB), torch {torch.__version__}"
-    return f"CPU ({platform.processor() or platform.machine()}), torch {torch.__version__}"
-
-
 def markdown(result: dict[str, Any]) -> str:
-    def mb(v: Any) -> str:
+    def gb(v: Any) -> str:
         return f"{v / 1024:.2f} GB" if isinstance(v, (int, float)) else "n/a"
 
     def num(v: Any, fmt: str = ".2f") -> str:
         return format(v, fmt) if isinstance(v, (int, float)) else "n/a"
 
-    trl, gmr, plan = result["trl"], result["gmr"], result["planner"]
+    trl = result["trl"]
     lines = [
-        f"### Paper recipe, {result['mode']} ({result['date']})",
+        f"### Paper recipe and its switches, {result['mode']} ({result['date']})",
         "",
         f"Device: {result['device']}. Recipe: {result['recipe'] or 'built-in paper settings'}; "
         f"{result['settings']}. Steps measured: {result['steps']} after {result['warmup']} "
-        "warm-up.",
+        "warm-up. Planner: `gmr plan` for the same settings on this card; ratio = planner / "
+        "measured (tensors against peak allocated; for vLLM, tensors + CUDA context against "
+        "the device's peak in use).",
         "",
-        "| | peak allocated | s / step | generated tokens / s |",
-        "| --- | --- | --- | --- |",
-        f"| plain TRL + PEFT | {mb(trl.get('peak_allocated_mb'))} | "
-        f"{num(trl.get('step_time_s'))} | {num(trl.get('tokens_per_s'), '.1f')} |",
+        "| run | peak allocated | peak device in use | planner (tensors) | planner / measured "
+        "| s / step | mean completion | generated tokens / s | step time / TRL |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        f"| plain TRL + PEFT | {gb(trl.get('peak_allocated_mb'))} | "
+        f"{gb(trl.get('peak_device_used_mb'))} | {gb(result['planner']['peak_tensors_mb'])} | "
+        f"{num((result['planner_vs_trl'] or {}).get('ratio'), '.3f')} | "
+        f"{num(trl.get('step_time_s'))} | {num(trl.get('mean_completion_length'), '.1f')} | "
+        f"{num(trl.get('tokens_per_s'), '.1f')} | 1.00 |",
     ]
-    if "skipped" in gmr or "failed" in gmr:
-        lines.append(f"| gmr train | not run: {gmr.get('skipped') or 'failed'} | | |")
-    else:
-        lines.append(f"| gmr train | {mb(gmr.get('peak_allocated_mb'))} | "
-                     f"{num(gmr.get('step_time_s'))} | {num(gmr.get('tokens_per_s'), '.1f')} |")
-    lines.append(f"| gmr plan estimate | {mb(plan['peak_tensors_mb'])} "
-                 f"({plan['peak_phase']} phase) | | |")
-    for key, value in result.get("ratios", {}).items():
-        lines.append(f"\n{key}: {value:.3f}")
+    for name, run in result["variants"].items():
+        label = f"gmr {name}"
+        if "skipped" in run or "failed" in run:
+            why = run.get("skipped") or run.get("failed")
+            lines.append(f"| {label} | not run: {why} | | | | | | | |")
+            continue
+        plan = run.get("planner", {})
+        ratio = run.get("planner_ratio")
+        vs_trl = (run["step_time_s"] / trl["step_time_s"]
+                  if trl.get("step_time_s") and run.get("step_time_s") else None)
+        lines.append(
+            f"| {label} | {gb(run.get('peak_allocated_mb'))} | "
+            f"{gb(run.get('peak_device_used_mb'))} | {gb(plan.get('peak_tensors_mb'))} | "
+            f"{num(ratio[1] if ratio else None, '.3f')} | {num(run.get('step_time_s'))} | "
+            f"{num(run.get('mean_completion_length'), '.1f')} | "
+            f"{num(run.get('tokens_per_s'), '.1f')} | {num(vs_trl)} |")
+    lines.append("")
+    for name, run in result["variants"].items():
+        if run.get("sets"):
+            lines.append(f"- `{name}`: `" + "` `".join(run["sets"]) + "`")
     return "\n".join(lines) + "\n"
 
 
@@ -348,10 +531,12 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipe", type=Path, default=PAPER_RECIPE,
                         help="recipe to benchmark (default recipes/youronmath-paper.toml)")
-    parser.add_argument("--steps", type=int, default=5, help="optimizer steps measured")
+    parser.add_argument("--steps", type=int, default=3, help="optimizer steps measured")
     parser.add_argument("--warmup", type=int, default=1, help="steps run before measuring")
     parser.add_argument("--completion-tokens", type=int, default=None,
                         help="fixed completion length (default: the recipe's maximum)")
+    parser.add_argument("--variants", default="all",
+                        help=f"comma-separated gmr runs (default all: {', '.join(VARIANTS)})")
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results",
                         help="folder for gpu_paper_recipe.json and .md")
     parser.add_argument("--append", action="store_true",
@@ -368,7 +553,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker == "trl":
         trl_worker(json.loads(args.worker_config.read_text()), args.worker_out)
         return 0
+    if args.worker == "gmr":
+        gmr_worker(json.loads(args.worker_config.read_text()), args.worker_out)
+        return 0
+    if args.worker == "device":
+        device_worker(args.worker_out)
+        return 0
 
+    names = list(VARIANTS) if args.variants == "all" else [
+        v.strip() for v in args.variants.split(",") if v.strip()]
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        print(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(VARIANTS)}",
+              file=sys.stderr)
+        return 2
     import torch
 
     if not args.smoke and not torch.cuda.is_available():
@@ -385,11 +583,12 @@ def main(argv: list[str] | None = None) -> int:
     args.output.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="gmr-bench-"))
     try:
+        device, card_bytes = device_info(args.smoke, work)
         model_dir = build_model(settings, work / "model", args.smoke)
         result: dict[str, Any] = {
             "mode": "CPU smoke test" if args.smoke else "GPU",
             "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "device": device_name(args.smoke),
+            "device": device,
             "recipe": settings.get("_recipe_path", ""),
             "steps": args.steps, "warmup": args.warmup,
             "settings": ", ".join(f"{k}={v}" for k, v in _flatten(
@@ -411,22 +610,29 @@ def main(argv: list[str] | None = None) -> int:
                 print(proc.stderr[-4000:], file=sys.stderr)
                 return 1
             trl = json.loads((work / "trl-result.json").read_text())
-        gmr = {"skipped": "--only trl"} if args.only == "trl" else run_gmr(
-            settings, model_dir, work, args.warmup, args.steps, args.smoke)
         prompt_tokens = int(round(trl.get("prompt_tokens", 256)))
-        result.update(trl=trl, gmr=gmr,
-                      planner=planner_estimate(settings, model_dir, prompt_tokens))
-        ratios = {}
+        recipe_file = write_bench_recipe(settings, model_dir, work, args.warmup + args.steps)
+        plain_plan = planner_estimate(recipe_file, [], prompt_tokens, card_bytes)
+        ratio = planner_ratio(plain_plan, trl)
+        variants: dict[str, Any] = {}
+        for name in ([] if args.only == "trl" else names):
+            print(f"gmr {name} ...", file=sys.stderr, flush=True)
+            run = run_variant(name, VARIANTS[name], recipe_file, work, args.warmup, args.smoke,
+                              card_bytes)
+            if "skipped" not in run:
+                run["planner"] = planner_estimate(recipe_file, run["sets"], prompt_tokens,
+                                                  card_bytes)
+                run["planner_ratio"] = planner_ratio(run["planner"], run)
+            variants[name] = run
+        result.update(trl=trl, planner=plain_plan, variants=variants,
+                      planner_vs_trl={"on": ratio[0], "ratio": ratio[1]} if ratio else None)
+        result["gmr"] = variants.get("plain", {"skipped": "not in --variants"})
+        ratios: dict[str, float] = {}
+        gmr = result["gmr"]
         if trl.get("peak_allocated_mb") and gmr.get("peak_allocated_mb"):
             ratios["peak memory gmr / TRL"] = gmr["peak_allocated_mb"] / trl["peak_allocated_mb"]
         if trl.get("step_time_s") and gmr.get("step_time_s"):
             ratios["step time gmr / TRL"] = gmr["step_time_s"] / trl["step_time_s"]
-        if trl.get("peak_allocated_mb"):
-            ratios["planner / measured TRL peak"] = (
-                result["planner"]["peak_tensors_mb"] / trl["peak_allocated_mb"])
-        if gmr.get("peak_allocated_mb"):
-            ratios["planner / measured gmr peak"] = (
-                result["planner"]["peak_tensors_mb"] / gmr["peak_allocated_mb"])
         result["ratios"] = ratios
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -190,8 +190,10 @@ def test_suggestions_are_re_estimated_and_ranked():
     ideas = planner.suggestions(base)
     savings = [idea.saving(base) for idea in ideas]
     assert savings == sorted(savings, reverse=True) and all(s > 0 for s in savings)
-    assert ideas[0].change == "turn on gradient_checkpointing"
-    assert ideas[0].estimate.peak_total == estimate(
+    # checkpointing with its inputs offloaded saves the most, plain checkpointing next
+    assert [i.change for i in ideas[:2]] == ["gradient checkpointing with activation offload",
+                                             "turn on gradient_checkpointing"]
+    assert ideas[1].estimate.peak_total == estimate(
         arch, replace(base.shape, gradient_checkpointing=True)).peak_total
 
 

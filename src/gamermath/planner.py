@@ -43,9 +43,39 @@ Phase peaks (the step's peak is resident + the largest phase)
   vocabulary entries, keeps the final hidden states of the ``B x c`` completion tokens, and
   accumulates an fp32 gradient of them in backward: ``tile x b + B x c x h x (b + 4)``.
 
-The figure to compare with ``torch.cuda.max_memory_allocated`` is ``peak_tensors``. The
-verdict adds what the allocator does not report: the CUDA context and kernels (0.5 GiB) and
-10% allocator slack (fragmentation of the caching allocator).
+One-GPU switches (``gamermath.engine.switches``; ``switch_options`` re-estimates each)
+
+- gradient checkpointing with ``offload`` (transformers' ``activation_checkpointing_kwargs``):
+  the checkpointed layer inputs live in pinned host memory, so only the recomputed layer
+  stays on the card. ``every_n_layers = n`` checkpoints ``ceil(L / n)`` layers; the others
+  keep their full activations.
+- Liger kernels (``use_liger_kernel``; TRL 1.16 applies only Liger's layer kernels, its own
+  fused LM head already avoids the logits): per layer and token ``4 h`` bytes less for the
+  two RMSNorms (bf16 input and fp32 rstd instead of an fp32 copy) and ``2 I`` less for
+  SwiGLU (gate and up kept, SiLU recomputed).
+- 4-bit base: the weights as above; TRL turns the adapters to bf16 over a quantized model,
+  so LoRA weights, gradients and both moments take ``2 T`` bytes each (``8 T``).
+- continuous batching (``use_transformers_continuous_batching``): the generation phase is
+  transformers' paged cache instead of ``generate``'s: ``G x ceil((p + c) / 256)`` pages of
+  256 tokens of K and V (gmr sizes it so; a recipe's ``max_memory_percent`` takes that share
+  of the card's free memory instead), a working set of ``M = min(8192, G (p + c))`` batch
+  tokens x the attention peak (hidden, query, new and read-back K/V; with SDPA the KV heads
+  repeated to the query heads), an SDPA mask ``M x (pool + M)``, and one fp32 vocabulary row
+  per running request. TRL casts the model to the compute dtype before it generates, so the
+  adapters train in bf16 from then on (``8 T`` as for 4-bit).
+- vLLM colocate (``use_vllm``, ``vllm_mode = "colocate"``): vLLM holds its own copy of the
+  (merged) weights, the KV cache and its working memory in a reservation of
+  ``vllm_gpu_memory_utilization x card`` (with no card: what one generation batch needs:
+  weights copy, KV cache in 16-token blocks, the profiling pass over TRL's 4096 batched
+  tokens, 0.5 GiB of CUDA graphs and buffers, an assumption). With sleep mode
+  (``vllm_enable_sleep_mode``, level 2 in TRL) the reservation is freed while the model
+  trains, leaving the 0.5 GiB; without it the reservation stays through training. The verdict
+  adds no allocator slack to vLLM's reservation.
+
+The figure to compare with ``torch.cuda.max_memory_allocated`` is ``peak_tensors`` (for vLLM
+the device's used memory, as its reservation bypasses PyTorch's counters). The verdict adds
+what the allocator does not report: the CUDA context and kernels (0.5 GiB) and 10% allocator
+slack (fragmentation of the caching allocator).
 """
 
 from __future__ import annotations
@@ -58,6 +88,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from gamermath.engine import switches
 from gamermath.errors import GmrError
 from gamermath.recipe.schema import Recipe
 
@@ -92,6 +123,23 @@ ACT_PER_LORA_DROPOUT_INPUT = 4
 LOGPROB_TOKEN_TILE = 4096
 LOGPROB_VOCAB_TILE = 32768
 
+# Liger's kernels (use_liger_kernel): its RMSNorm saves the bf16 input and a per-token fp32
+# rstd instead of the fp32 cast of the input (4 h bytes less over a layer's two norms); its
+# SwiGLU saves the gate and up projections and recomputes SiLU (2 I bytes less).
+LIGER_SAVES_PER_HIDDEN = 4
+LIGER_SAVES_PER_INTERMEDIATE = 2
+
+#: components of vLLM's own reservation start with this
+VLLM_PREFIX = "vLLM"
+#: tokens per vLLM KV-cache block
+VLLM_BLOCK_TOKENS = 16
+#: TRL 1.16 starts colocated vLLM with max_num_batched_tokens=4096: the profiling forward
+#: pass that sizes its KV cache runs this many tokens
+VLLM_PROFILE_TOKENS = 4096
+#: vLLM memory its sleep mode does not free (CUDA graphs, sampler and staging buffers):
+#: an assumption, to be measured by bench/gpu_paper_recipe.py
+VLLM_RUNTIME_BYTES = GIB // 2
+
 
 @dataclass(frozen=True)
 class GpuCard:
@@ -105,6 +153,8 @@ GPU_CARDS: dict[str, GpuCard] = {
     "rtx3070": GpuCard("RTX 3070", 8),
     "rtx3080": GpuCard("RTX 3080", 10),
     "rtx3080ti": GpuCard("RTX 3080 Ti", 12),
+    # the 16 GB part: arXiv 2506.08935's abstract says "RTX 3080 Ti of 16GB memory"
+    "rtx3080tilaptop": GpuCard("RTX 3080 Ti Laptop", 16),
     "rtx3090": GpuCard("RTX 3090", 24),
     "rtx4060": GpuCard("RTX 4060", 8),
     "rtx4060ti": GpuCard("RTX 4060 Ti", 16),
@@ -428,6 +478,24 @@ class TrainingShape:
     beta: float = 0.0
     #: False for SFT: no generation phase, every token is scored
     generates: bool = True
+    #: checkpointing keeps its saved layer inputs in pinned host memory (``offload``)
+    offload_activations: bool = False
+    #: checkpoint only every n-th layer (transformers' ``every_n_layers``)
+    checkpoint_every_n_layers: int = 1
+    #: Liger's RMSNorm and SwiGLU kernels (``use_liger_kernel``)
+    liger: bool = False
+    #: transformers continuous batching for the rollouts (a paged KV cache)
+    paged: bool = False
+    #: the recipe's ``max_memory_percent`` for the paged cache (None: gmr sizes it)
+    paged_memory_percent: float | None = None
+    #: vLLM generates the rollouts (colocate mode, in the training process)
+    vllm: bool = False
+    vllm_memory_share: float = 0.3
+    vllm_sleep: bool = False
+    #: vLLM in server mode: the rollouts are generated in another process (``trl vllm-serve``)
+    vllm_server: bool = False
+    #: flash-attention 2 (no attention masks in the paged cache's working set)
+    flash_attention: bool = False
 
     @property
     def dtype_bytes(self) -> int:
@@ -446,10 +514,26 @@ class TrainingShape:
     def sequence_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    @property
+    def lora_bytes(self) -> int:
+        """Bytes of each LoRA weight (and its gradient and each AdamW moment).
+
+        PEFT keeps adapters in fp32; TRL turns them to bf16 over a quantized base (QLoRA),
+        and continuous batching casts the whole model to the compute dtype before it
+        generates, adapters included, so they stay there.
+        """
+        if self.quantization or (self.paged and self.dtype_bytes == 2):
+            return 2
+        return 4
+
 
 @dataclass
 class Estimate:
-    """A memory estimate: named components (bytes) and the phase that sets the peak."""
+    """A memory estimate: named components (bytes) and the phase that sets the peak.
+
+    Components named ``vLLM ...`` are vLLM's own reservation, outside PyTorch's caching
+    allocator: the verdict adds no allocator slack to them.
+    """
 
     architecture: Architecture
     shape: TrainingShape
@@ -459,6 +543,8 @@ class Estimate:
     generation: dict[str, int]
     training: dict[str, int]
     notes: list[str] = field(default_factory=list)
+    #: the card the estimate was made for (vLLM's share and the paged cache depend on it)
+    card_bytes: int | None = None
 
     @property
     def resident_bytes(self) -> int:
@@ -478,13 +564,21 @@ class Estimate:
 
     @property
     def peak_tensors(self) -> int:
-        """Comparable with ``torch.cuda.max_memory_allocated``."""
+        """Comparable with ``torch.cuda.max_memory_allocated`` (vLLM's pool included)."""
         return self.resident_bytes + max(self.generation_bytes, self.training_bytes)
+
+    @property
+    def outside_allocator(self) -> int:
+        """Bytes of the peak phase that vLLM reserves itself."""
+        phase = self.generation if self.peak_phase == "generation" else self.training
+        return sum(v for k, v in phase.items() if k.startswith(VLLM_PREFIX))
 
     @property
     def peak_total(self) -> int:
         """What the card must hold: tensors, allocator slack and the CUDA context."""
-        return int(self.peak_tensors * (1 + ALLOCATOR_SLACK)) + CUDA_CONTEXT_BYTES
+        pooled = self.outside_allocator
+        return int((self.peak_tensors - pooled) * (1 + ALLOCATOR_SLACK)) + pooled + \
+            CUDA_CONTEXT_BYTES
 
     def components(self) -> dict[str, int]:
         """Every component, generation and training parts prefixed by their phase."""
@@ -499,11 +593,15 @@ def activation_bytes_per_token_layer(
 ) -> float:
     """Bytes autograd keeps per token in one decoder layer (no checkpointing)."""
     scale = shape.dtype_bytes / 2  # the coefficients are bytes at bf16
+    hidden, intermediate = ACT_PER_HIDDEN, ACT_PER_INTERMEDIATE
+    if shape.liger:
+        hidden -= LIGER_SAVES_PER_HIDDEN
+        intermediate -= LIGER_SAVES_PER_INTERMEDIATE
     base = (
-        ACT_PER_HIDDEN * arch.hidden_size
+        hidden * arch.hidden_size
         + ACT_PER_QUERY * arch.query_width
         + ACT_PER_KV * arch.kv_width
-        + ACT_PER_INTERMEDIATE * arch.intermediate_size
+        + intermediate * arch.intermediate_size
     ) * scale
     lora = 0.0
     if shape.lora_rank is not None:
@@ -514,27 +612,164 @@ def activation_bytes_per_token_layer(
     return base + lora
 
 
-def estimate(arch: Architecture, shape: TrainingShape) -> Estimate:
-    """Estimate the memory of one GRPO training step (see the module docstring)."""
+def weight_bytes(arch: Architecture, shape: TrainingShape) -> int:
+    """The base model's weights at the shape's dtype or quantization."""
+    params, linear = arch.num_params(), arch.linear_params()
+    if not shape.quantization:
+        return params * shape.dtype_bytes
+    bits = QUANT_BITS.get(shape.quantization.lower())
+    if bits is None:
+        raise GmrError(f"unknown quantization '{shape.quantization}'; use 4bit or 8bit")
+    return math.ceil(linear * bits / 8) + (params - linear) * shape.dtype_bytes
+
+
+def kv_bytes_per_token(arch: Architecture, shape: TrainingShape) -> int:
+    """K and V of one token over the full-attention layers."""
+    return 2 * arch.attention_layers * arch.kv_width * shape.dtype_bytes
+
+
+def linear_attention_state(arch: Architecture, shape: TrainingShape, sequences: int) -> int:
+    """The fixed recurrent and convolution state of hybrid models' linear-attention layers."""
+    if not arch.linear_attention_layers:
+        return 0
+    state = arch.linear_value_heads * arch.linear_key_head_dim * arch.linear_value_head_dim * 4
+    key = arch.linear_key_heads * arch.linear_key_head_dim
+    conv = (2 * key + arch.linear_value_heads * arch.linear_value_head_dim)
+    conv *= arch.linear_conv_kernel * shape.dtype_bytes
+    return arch.linear_attention_layers * sequences * (state + conv)
+
+
+def _generate_phase(arch: Architecture, shape: TrainingShape) -> dict[str, int]:
+    """``model.generate``: a dynamic KV cache for G padded sequences."""
+    g, b = shape.generation_batch, shape.dtype_bytes
+    generation: dict[str, int] = {
+        "KV cache": kv_bytes_per_token(arch, shape) * g * shape.sequence_tokens
+    }
+    state = linear_attention_state(arch, shape, g)
+    if state:
+        generation["linear-attention state"] = state
+    generation["prefill transient"] = (
+        g * shape.prompt_tokens * (8 * arch.hidden_size + 6 * arch.intermediate_size) * b // 2
+    )
+    generation["next-token logits (fp32)"] = 3 * g * arch.vocab_size * 4
+    return generation
+
+
+def _paged_phase(
+    arch: Architecture, shape: TrainingShape, free_bytes: int | None, notes: list[str]
+) -> dict[str, int]:
+    """transformers continuous batching: paged KV cache plus its per-batch working set.
+
+    Sizes follow ``PagedAttentionMemoryHandler``: pages of ``page_size`` tokens; per batch
+    token the attention peak (hidden, query, new K/V and the K/V read back: with SDPA the
+    KV heads repeated to the query heads) and an attention mask over the readable tokens;
+    one hidden row and one fp32 vocabulary row per running request.
+    """
+    from gamermath.engine.switches import CB_PAGE_SIZE, continuous_batching_config
+
+    g, b = shape.generation_batch, shape.dtype_bytes
+    sized = continuous_batching_config(None, g, shape.sequence_tokens)
+    tokens_needed = sized["num_blocks"] * CB_PAGE_SIZE
+    pool_tokens = tokens_needed
+    if shape.paged_memory_percent is not None:
+        if free_bytes is None:
+            notes.append(
+                f"continuous batching takes {shape.paged_memory_percent:.0%} of the free memory "
+                "for its cache: give --gpu to see how much; the plan counts one batch's need")
+        else:
+            pool_tokens = int(free_bytes * shape.paged_memory_percent) // max(
+                1, kv_bytes_per_token(arch, shape))
+    batch_tokens = sized["max_batch_tokens"]
+    heads_at_peak = 2 * arch.num_kv_heads if shape.flash_attention else (
+        2 * arch.num_heads + arch.num_kv_heads)
+    attention_peak = b * (arch.hidden_size + arch.query_width + 2 * arch.kv_width
+                          + heads_at_peak * arch.head_dim)
+    generation = {"paged KV cache": kv_bytes_per_token(arch, shape) * pool_tokens}
+    state = linear_attention_state(arch, shape, g)
+    if state:
+        generation["linear-attention state"] = state
+    generation["batch working set"] = batch_tokens * attention_peak
+    if not shape.flash_attention:
+        generation["attention mask"] = b * batch_tokens * (pool_tokens + batch_tokens)
+    generation["per-request logits (fp32)"] = g * (arch.hidden_size * b + arch.vocab_size * 4)
+    if pool_tokens < tokens_needed:
+        notes.append("the paged cache holds fewer tokens than one generation batch: "
+                     "continuous batching will generate in rounds (slower)")
+    return generation
+
+
+def vllm_need(arch: Architecture, shape: TrainingShape) -> dict[str, int]:
+    """What vLLM needs to hold one generation batch (its reservation cannot be smaller)."""
+    g, b = shape.generation_batch, shape.dtype_bytes
+    blocks = math.ceil(shape.sequence_tokens / VLLM_BLOCK_TOKENS) * VLLM_BLOCK_TOKENS
+    profile = VLLM_PROFILE_TOKENS * (
+        arch.hidden_size + arch.query_width + 2 * arch.kv_width + 2 * arch.intermediate_size
+    ) * b + 2 * g * arch.vocab_size * 4
+    return {
+        f"{VLLM_PREFIX} weights copy": weight_bytes(arch, shape),
+        f"{VLLM_PREFIX} KV cache": kv_bytes_per_token(arch, shape) * g * blocks
+        + linear_attention_state(arch, shape, g),
+        f"{VLLM_PREFIX} profiling peak": profile,
+        f"{VLLM_PREFIX} CUDA graphs and buffers": VLLM_RUNTIME_BYTES,
+    }
+
+
+def vllm_share_needed(est_or_need: Mapping[str, int], card_bytes: int) -> float:
+    """The smallest ``vllm_gpu_memory_utilization`` (in steps of 0.05) that holds the need."""
+    need = sum(est_or_need.values())
+    return min(1.0, math.ceil(need / card_bytes / 0.05 - 1e-9) * 0.05)
+
+
+def _vllm_phases(
+    arch: Architecture, shape: TrainingShape, card_bytes: int | None, notes: list[str]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """vLLM colocate: ``(generation, training-phase residue)`` of its reservation."""
+    need = vllm_need(arch, shape)
+    if card_bytes is None:
+        generation = dict(need)
+        notes.append(
+            f"vLLM reserves vllm_gpu_memory_utilization x the card "
+            f"({shape.vllm_memory_share:g} x card): give --gpu to see it; the plan counts what "
+            f"it needs, {gib(sum(need.values()))}")
+    else:
+        reserved = int(shape.vllm_memory_share * card_bytes)
+        generation = {f"{VLLM_PREFIX} reservation (vllm_gpu_memory_utilization "
+                      f"{shape.vllm_memory_share:g})": reserved}
+        start = sum(v for k, v in need.items() if "KV" not in k)
+        if reserved < start:
+            notes.append(
+                f"vllm_gpu_memory_utilization {shape.vllm_memory_share:g} gives vLLM "
+                f"{gib(reserved)}, less than the {gib(start)} it needs to start; use at least "
+                f"{vllm_share_needed(need, card_bytes):.2f}")
+        elif reserved < sum(need.values()):
+            notes.append("vLLM's reservation holds fewer sequences than one generation batch: "
+                         "it generates them in rounds")
+    if shape.vllm_sleep:
+        training = {f"{VLLM_PREFIX} asleep (CUDA graphs and buffers)": VLLM_RUNTIME_BYTES}
+    else:  # awake all along: the reservation stays through training
+        training = dict(generation)
+    return generation, training
+
+
+def estimate(arch: Architecture, shape: TrainingShape, card_bytes: int | None = None) -> Estimate:
+    """Estimate the memory of one GRPO training step (see the module docstring).
+
+    ``card_bytes`` (the card's memory) matters only for the switches that size themselves
+    from it: vLLM's reservation and a paged cache given as a share of free memory.
+    """
     b = shape.dtype_bytes
     notes: list[str] = []
     params = arch.num_params()
-    linear_params = arch.linear_params()
-    if shape.quantization:
-        bits = QUANT_BITS.get(shape.quantization.lower())
-        if bits is None:
-            raise GmrError(f"unknown quantization '{shape.quantization}'; use 4bit or 8bit")
-        weights = math.ceil(linear_params * bits / 8) + (params - linear_params) * b
-    else:
-        weights = params * b
-    resident: dict[str, int] = {"weights": weights}
+    resident: dict[str, int] = {"weights": weight_bytes(arch, shape)}
     if shape.lora_rank is not None:
         trainable = arch.lora_params(shape.lora_rank, list(shape.lora_targets)
                                      if not isinstance(shape.lora_targets, str)
                                      else shape.lora_targets)
-        resident["LoRA weights (fp32)"] = trainable * 4
-        resident["LoRA gradients (fp32)"] = trainable * 4
-        resident["AdamW moments (fp32)"] = trainable * 8
+        lb = shape.lora_bytes
+        kind = "fp32" if lb == 4 else "bf16"
+        resident[f"LoRA weights ({kind})"] = trainable * lb
+        resident[f"LoRA gradients ({kind})"] = trainable * lb
+        resident[f"AdamW moments ({kind})"] = trainable * 2 * lb
     else:
         if shape.quantization:
             raise GmrError("a quantized base model needs a [lora] section (no full fine-tuning)")
@@ -547,57 +782,67 @@ def estimate(arch: Architecture, shape: TrainingShape) -> Estimate:
         notes.append("beta > 0: the reference is the base model with adapters disabled (no copy)")
 
     # generation: everything G sequences need at once
-    g = shape.generation_batch
-    kv_cache = 2 * arch.attention_layers * arch.kv_width * g * shape.sequence_tokens * b
-    generation: dict[str, int] = {"KV cache": kv_cache}
-    if arch.linear_attention_layers:
-        state = arch.linear_value_heads * arch.linear_key_head_dim * arch.linear_value_head_dim * 4
-        key = arch.linear_key_heads * arch.linear_key_head_dim
-        conv = (2 * key + arch.linear_value_heads * arch.linear_value_head_dim)
-        conv *= arch.linear_conv_kernel * b
-        generation["linear-attention state"] = arch.linear_attention_layers * g * (state + conv)
-    generation["prefill transient"] = (
-        g * shape.prompt_tokens * (8 * arch.hidden_size + 6 * arch.intermediate_size) * b // 2
-    )
-    generation["next-token logits (fp32)"] = 3 * g * arch.vocab_size * 4
+    vllm_training: dict[str, int] = {}
     if not shape.generates:
+        generation: dict[str, int] = {}
+    elif shape.vllm_server:
         generation = {}
+        notes.append("vLLM server mode: the rollouts are generated by the server's process, "
+                     "whose memory (on its own GPU) this plan does not count")
+    elif shape.vllm:
+        generation, vllm_training = _vllm_phases(arch, shape, card_bytes, notes)
+    elif shape.paged:
+        free = None
+        if card_bytes is not None:
+            free = card_bytes - CUDA_CONTEXT_BYTES - int(sum(resident.values())
+                                                         * (1 + ALLOCATOR_SLACK))
+        generation = _paged_phase(arch, shape, free, notes)
+    else:
+        generation = _generate_phase(arch, shape)
 
-    # training: one micro-batch of B sequences through forward and backward
+    training = _training_phase(arch, shape)
+    training.update(vllm_training)
+    if arch.note:
+        notes.append(f"{arch.name}: {arch.note}")
+    return Estimate(arch, shape, params, trainable, resident, generation, training, notes,
+                    card_bytes)
+
+
+def _training_phase(arch: Architecture, shape: TrainingShape) -> dict[str, int]:
+    """One micro-batch of B sequences through forward and backward."""
+    b = shape.dtype_bytes
     B = shape.per_device_train_batch_size
     tokens = B * shape.sequence_tokens
     per_kind = [
         (arch.attention_linears() + arch.mlp_linears(), arch.attention_layers),
         (arch.linear_attention_linears() + arch.mlp_linears(), arch.linear_attention_layers),
     ]
-    full_layer_bytes = [
-        activation_bytes_per_token_layer(arch, shape, linears) * tokens
+    per_layer = [
+        (activation_bytes_per_token_layer(arch, shape, linears) * tokens, n)
         for linears, n in per_kind
         if n
     ]
     if shape.gradient_checkpointing:
-        training = {
-            "checkpointed layer inputs": arch.num_layers * tokens * arch.hidden_size * b,
-            "one layer recomputed": int(max(full_layer_bytes)),
-        }
+        every = max(1, shape.checkpoint_every_n_layers)
+        checkpointed = math.ceil(arch.num_layers / every)
+        kept = arch.num_layers - checkpointed
+        inputs = checkpointed * tokens * arch.hidden_size * b
+        if shape.offload_activations:
+            training = {"checkpointed layer inputs (offloaded to host)": 0}
+        else:
+            training = {"checkpointed layer inputs": inputs}
+        if kept:
+            # the layers left unchecked keep full activations (the larger kind, to be safe)
+            training["layers not checkpointed"] = int(max(v for v, _ in per_layer) * kept)
+        training["one layer recomputed"] = int(max(v for v, _ in per_layer))
     else:
-        training = {
-            "activations": int(
-                sum(
-                    activation_bytes_per_token_layer(arch, shape, linears) * tokens * n
-                    for linears, n in per_kind
-                    if n
-                )
-            )
-        }
+        training = {"activations": int(sum(v * n for v, n in per_layer))}
     completion_tokens = B * (shape.completion_tokens if shape.generates else shape.sequence_tokens)
     tile = min(completion_tokens, LOGPROB_TOKEN_TILE) * min(arch.vocab_size, LOGPROB_VOCAB_TILE)
     training["log-prob tiles"] = tile * b
     hidden_bytes = completion_tokens * arch.hidden_size * (b + 4)
     training["completion hidden states + fp32 grad"] = hidden_bytes
-    if arch.note:
-        notes.append(f"{arch.name}: {arch.note}")
-    return Estimate(arch, shape, params, trainable, resident, generation, training, notes)
+    return training
 
 
 # --------------------------------------------------------------------------- recipes
@@ -634,6 +879,12 @@ def shape_from_recipe(recipe: Recipe, stage: str = "grpo") -> TrainingShape:
         prompt = int(train.get("max_length") or 1024)
         completion = 0
     targets = recipe.lora.target_modules
+    checkpointing, _ = switches.checkpointing(train)
+    paged_config = train.get("transformers_continuous_batching_config") or {}
+    # a hand-set num_blocks or batch size is planned as gmr's own sizing (an estimate)
+    percent = paged_config.get("max_memory_percent") if isinstance(paged_config, Mapping) else None
+    generates = stage == "grpo"
+    vllm_mode = train.get("vllm_mode") if generates and train.get("use_vllm") else None
     return TrainingShape(
         dtype=dtype,
         quantization="4bit" if recipe.model.load_in_4bit else None,
@@ -646,9 +897,19 @@ def shape_from_recipe(recipe: Recipe, stage: str = "grpo") -> TrainingShape:
         generation_batch_size=_generation_batch(train) if stage == "grpo" else None,
         prompt_tokens=int(prompt),
         completion_tokens=completion,
-        gradient_checkpointing=bool(train.get("gradient_checkpointing", False)),
+        gradient_checkpointing=checkpointing,
         beta=float(train.get("beta") or 0.0) if stage == "grpo" else 0.0,
-        generates=stage == "grpo",
+        generates=generates,
+        offload_activations=switches.offloads(train),
+        checkpoint_every_n_layers=switches.every_n_layers(train),
+        liger=bool(train.get("use_liger_kernel")),
+        paged=generates and switches.uses_continuous_batching(train),
+        paged_memory_percent=float(percent) if percent is not None else None,
+        vllm=vllm_mode == "colocate",
+        vllm_server=vllm_mode == "server",
+        vllm_memory_share=float(train.get("vllm_gpu_memory_utilization") or 0.3),
+        vllm_sleep=bool(train.get("vllm_enable_sleep_mode")),
+        flash_attention=recipe.model.attention == "flash_attention_2",
     )
 
 
@@ -674,19 +935,21 @@ def _generation_batch(train: Mapping[str, Any]) -> int | None:
 
 
 def plan_recipe(
-    path: str | Path, stage: str = "grpo", overrides: tuple[str, ...] = ()
+    path: str | Path, stage: str = "grpo", overrides: tuple[str, ...] = (),
+    card_bytes: int | None = None,
 ) -> Estimate:
     """Estimate the memory of a recipe file's GRPO (or SFT) stage, ``--set`` overrides applied."""
     from gamermath.recipe import load_recipe
 
     recipe = load_recipe(find_recipe(str(path)), overrides=tuple(overrides), check_plugins=False)
-    return plan(recipe, stage)
+    return plan(recipe, stage, card_bytes)
 
 
-def plan(recipe: Recipe, stage: str = "grpo") -> Estimate:
-    """Estimate the memory of a loaded recipe's GRPO (or SFT) stage."""
+def plan(recipe: Recipe, stage: str = "grpo", card_bytes: int | None = None) -> Estimate:
+    """Estimate the memory of a loaded recipe's GRPO (or SFT) stage (on a card of
+    ``card_bytes``, which vLLM's share and a paged cache depend on)."""
     arch = resolve_architecture(recipe.model.source, recipe.model.cache_dir)
-    return estimate(arch, shape_from_recipe(recipe, stage))
+    return estimate(arch, shape_from_recipe(recipe, stage), card_bytes)
 
 
 # --------------------------------------------------------------------------- advice
@@ -694,21 +957,87 @@ def plan(recipe: Recipe, stage: str = "grpo") -> Estimate:
 
 @dataclass(frozen=True)
 class Suggestion:
+    """A change to the recipe, re-estimated: the ``--set`` values that make it, what else it
+    does to the run, and what it needs."""
+
     change: str
     estimate: Estimate
+    sets: tuple[str, ...] = ()
+    effect: str = ""
+    needs: str = ""
 
     def saving(self, base: Estimate) -> int:
         return base.peak_total - self.estimate.peak_total
+
+
+def switch_options(base: Estimate) -> list[Suggestion]:
+    """Each one-GPU switch the recipe does not use yet, re-estimated for the same card."""
+    shape, arch, card = base.shape, base.architecture, base.card_bytes
+    options: list[tuple[str, TrainingShape, tuple[str, ...], str, str]] = []
+    if not shape.gradient_checkpointing:
+        options.append(("turn on gradient_checkpointing",
+                        replace(shape, gradient_checkpointing=True),
+                        ("grpo.gradient_checkpointing=true",),
+                        "about 20% slower steps (layers run forward twice)", ""))
+    if not shape.offload_activations:
+        options.append(("gradient checkpointing with activation offload",
+                        replace(shape, gradient_checkpointing=True, offload_activations=True),
+                        ("grpo.gradient_checkpointing=true",
+                         "grpo.gradient_checkpointing_kwargs={offload=true}"),
+                        "slower steps: each layer input goes to host memory and back", "CUDA"))
+    if not shape.liger:
+        options.append(("Liger kernels (use_liger_kernel)", replace(shape, liger=True),
+                        ("grpo.use_liger_kernel=true",),
+                        "fused RMSNorm/SwiGLU: less activation memory, usually faster",
+                        "gamermath[liger], CUDA"))
+    if shape.quantization is None and shape.lora_rank is not None:
+        options.append(("model.load_in_4bit = true (QLoRA, needs bitsandbytes)",
+                        replace(shape, quantization="4bit"), ("model.load_in_4bit=true",),
+                        "slower matmuls (NF4 dequantisation), a quantized base",
+                        "gamermath[qlora], CUDA"))
+    if shape.generates and not shape.vllm and not shape.vllm_server:
+        share = shape.vllm_memory_share
+        if card is not None:
+            share = vllm_share_needed(vllm_need(arch, shape), card)
+        options.append(("vLLM colocate with sleep mode",
+                        replace(shape, vllm=True, vllm_sleep=True, paged=False,
+                                vllm_memory_share=share),
+                        ("grpo.use_vllm=true", "grpo.vllm_mode=colocate",
+                         "grpo.vllm_enable_sleep_mode=true",
+                         f"grpo.vllm_gpu_memory_utilization={share:.2f}"),
+                        "much faster generation; a second copy of the weights while generating",
+                        "gamermath[vllm], CUDA"))
+    if shape.vllm and not shape.vllm_sleep:
+        options.append(("vLLM sleep mode", replace(shape, vllm_sleep=True),
+                        ("grpo.vllm_enable_sleep_mode=true",),
+                        "vLLM frees its memory while the model trains; waking it costs copies",
+                        "gamermath[vllm], CUDA"))
+    if shape.vllm and card is not None:
+        share = vllm_share_needed(vllm_need(arch, shape), card)
+        if share < shape.vllm_memory_share - 1e-9:
+            options.append((f"vllm_gpu_memory_utilization {shape.vllm_memory_share:g} -> "
+                            f"{share:.2f} (what one generation batch needs)",
+                            replace(shape, vllm_memory_share=share),
+                            (f"grpo.vllm_gpu_memory_utilization={share:.2f}",),
+                            "no slower: vLLM still holds a whole generation batch", ""))
+    if shape.generates and not (shape.paged or shape.vllm or shape.vllm_server):
+        options.append(("continuous batching (paged KV cache)", replace(shape, paged=True),
+                        ("grpo.use_transformers_continuous_batching=true",),
+                        "no padding, finished sequences leave the batch; LoRA trains in bf16",
+                        "transformers >= 5.8"))
+    return [Suggestion(label, estimate(arch, s, card), sets, effect, needs)
+            for label, s, sets, effect, needs in options]
+
+
+def ranked_switches(base: Estimate) -> list[Suggestion]:
+    """Every switch not yet on, lowest peak first (for the card of ``base``)."""
+    return sorted(switch_options(base), key=lambda s: s.estimate.peak_total)
 
 
 def suggestions(base: Estimate) -> list[Suggestion]:
     """Changes that lower the peak, each re-estimated, best saving first."""
     shape, arch = base.shape, base.architecture
     options: list[tuple[str, TrainingShape]] = []
-    if not shape.gradient_checkpointing:
-        options.append(
-            ("turn on gradient_checkpointing", replace(shape, gradient_checkpointing=True))
-        )
     B, A = shape.per_device_train_batch_size, shape.gradient_accumulation_steps
     if B > 1 and B % 2 == 0:
         label = (
@@ -732,12 +1061,10 @@ def suggestions(base: Estimate) -> list[Suggestion]:
                         replace(shape, num_generations=n, per_device_train_batch_size=n,
                                 generation_batch_size=None if shape.generation_batch_size is None
                                 else n)))
-    if shape.quantization is None and shape.lora_rank is not None:
-        options.append(("model.load_in_4bit = true (QLoRA, needs bitsandbytes)",
-                        replace(shape, quantization="4bit")))
     if shape.dtype_bytes == 4:
         options.append(("dtype float32 -> bfloat16", replace(shape, dtype="bfloat16")))
-    found = [Suggestion(label, estimate(arch, s)) for label, s in options]
+    found = [Suggestion(label, estimate(arch, s, base.card_bytes)) for label, s in options]
+    found += switch_options(base)
     found = [s for s in found if s.saving(base) > 0]
     return sorted(found, key=lambda s: s.saving(base), reverse=True)
 

@@ -1,4 +1,9 @@
-"""``gmr plan RECIPE``: will this recipe fit in my card's memory, and what to change if not."""
+"""``gmr plan RECIPE``: will this recipe fit in my card's memory, and what to change if not.
+
+With a card (``--gpu``/``--gpu-mem``) it also ranks the one-GPU switches the recipe does not
+use yet (vLLM colocate, continuous batching, Liger kernels, checkpointing and offload, a
+4-bit base), each re-estimated for that card, lowest peak first.
+"""
 
 from __future__ import annotations
 
@@ -29,16 +34,14 @@ def plan(
     overrides: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Estimate peak GPU memory of RECIPE before loading anything, and judge it against a card."""
+    """Estimate peak GPU memory of RECIPE before loading anything, and judge it against a card.
+
+    With --gpu or --gpu-mem it also ranks the speed and memory switches for that card.
+    """
     from dataclasses import replace
 
     from gamermath import planner
 
-    est = planner.plan_recipe(recipe, stage=stage, overrides=overrides)
-    if prompt_tokens is not None:
-        if prompt_tokens <= 0:
-            raise GmrError("--prompt-tokens must be positive")
-        est = planner.estimate(est.architecture, replace(est.shape, prompt_tokens=prompt_tokens))
     card_name, card_gb = "", None
     if gpu_name:
         card = planner.find_card(gpu_name)
@@ -47,15 +50,31 @@ def plan(
         if gpu_mem <= 0:
             raise GmrError("--gpu-mem must be a positive number of GB")
         card_name, card_gb = "", gpu_mem
+    card_bytes = int(card_gb * planner.GIB) if card_gb else None
+    est = planner.plan_recipe(recipe, stage=stage, overrides=overrides, card_bytes=card_bytes)
+    if prompt_tokens is not None:
+        if prompt_tokens <= 0:
+            raise GmrError("--prompt-tokens must be positive")
+        est = planner.estimate(est.architecture, replace(est.shape, prompt_tokens=prompt_tokens),
+                               card_bytes)
     verdict = planner.verdict(est, card_gb, card_name) if card_gb else None
     ideas = planner.suggestions(est) if verdict and verdict.status != "fits" else []
+    switches = planner.ranked_switches(est) if verdict else []
     if as_json:
-        click.echo(json.dumps(_as_dict(est, verdict, ideas), indent=2))
+        click.echo(json.dumps(_as_dict(est, verdict, ideas, switches), indent=2))
         return
-    _print(est, verdict, ideas)
+    _print(est, verdict, ideas, switches)
 
 
-def _as_dict(est, verdict, ideas) -> dict:
+def _idea(idea, verdict) -> dict:
+    out = {"change": idea.change, "peak_total_bytes": idea.estimate.peak_total}
+    if idea.sets:
+        out.update(sets=list(idea.sets), effect=idea.effect, needs=idea.needs,
+                   fits=idea.estimate.peak_total <= verdict.card_bytes)
+    return out
+
+
+def _as_dict(est, verdict, ideas, switches) -> dict:
     out = {
         "model": est.architecture.name,
         "params": est.params,
@@ -69,13 +88,12 @@ def _as_dict(est, verdict, ideas) -> dict:
     if verdict:
         out["verdict"] = {"card": verdict.card, "card_bytes": verdict.card_bytes,
                           "status": verdict.status}
-        out["suggestions"] = [
-            {"change": s.change, "peak_total_bytes": s.estimate.peak_total} for s in ideas
-        ]
+        out["suggestions"] = [_idea(s, verdict) for s in ideas]
+        out["switches"] = [_idea(s, verdict) for s in switches]
     return out
 
 
-def _print(est, verdict, ideas) -> None:
+def _print(est, verdict, ideas, switches) -> None:
     from rich.table import Table
 
     from gamermath.cli.output import stdout
@@ -120,3 +138,24 @@ def _print(est, verdict, ideas) -> None:
                 f"  - {idea.change}: {gib(est.peak_total)} -> {gib(idea.estimate.peak_total)}"
                 f" ({mark})"
             )
+    if switches:
+        _print_switches(est, verdict, switches)
+
+
+def _print_switches(est, verdict, switches) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from gamermath.cli.output import stdout
+    from gamermath.planner import gib
+
+    table = Table(title=f"switches for {verdict.card}, lowest peak first", title_justify="left")
+    for column in ("switch", "needed", "", "effect", "needs", "--set"):
+        table.add_column(column, justify="right" if column == "needed" else "left",
+                         overflow="fold")
+    for idea in switches:
+        peak = idea.estimate.peak_total
+        table.add_row(idea.change, gib(peak),
+                      "fits" if peak <= verdict.card_bytes else "too big",
+                      escape(idea.effect), escape(idea.needs), escape(" ".join(idea.sets)))
+    stdout.print(table)

@@ -193,10 +193,12 @@ def train(
     from transformers import set_seed
 
     from gamermath.engine import environment
+    from gamermath.engine.switches import check_switch_device, keep_checkpointing_options
     from gamermath.engine.trl_config import check_trl_configs
     from gamermath.models import load_model
 
     check_trl_configs(recipe)
+    check_switch_device(recipe)
     transformers.logging.set_verbosity_error()
     for noise in (".*gradient_checkpointing.*deprecated", ".*pin_memory.*"):
         warnings.filterwarnings("ignore", message=noise)
@@ -212,6 +214,7 @@ def train(
         model_spec.source, model_spec.dtype, model_spec.attention, model_spec.cache_dir,
         device=device, load_in_4bit=model_spec.load_in_4bit,
     )
+    keep_checkpointing_options(model)
     check_target_modules(recipe, model)
     train_set, heldout_rows = _prompt_data(recipe)
     check_reward_columns(recipe, list(train_set.column_names), "training")

@@ -2,9 +2,11 @@
 
 The recipe already holds every TRL field resolved (its value, gmr's default or TRL's), so
 the config is that table plus what the engine manages: output folder, seed, checkpoint
-interval, ``[run] max_steps``, and the device-dependent choices (bf16 where the GPU has it,
-``use_cpu`` without CUDA). ``check_trl_configs`` builds both configs before anything trains,
-so a value TRL rejects fails at once, not after the SFT stage.
+interval, ``[run] max_steps``, the device-dependent choices (bf16 where the GPU has it,
+``use_cpu`` without CUDA), and a continuous-batching cache sized for one generation batch
+(``gamermath.engine.switches``). ``check_trl_configs`` first checks that every switch the
+recipe turns on has its package, then builds both configs before anything trains, so a value
+TRL rejects fails at once, not after the SFT stage.
 """
 
 from __future__ import annotations
@@ -12,6 +14,11 @@ from __future__ import annotations
 import tempfile
 from typing import Any
 
+from gamermath.engine.switches import (
+    check_switch_packages,
+    continuous_batching_config,
+    uses_continuous_batching,
+)
 from gamermath.errors import GmrError
 from gamermath.recipe import Recipe
 
@@ -30,6 +37,13 @@ def trainer_args(recipe: Recipe, stage: str, output_dir: str) -> dict[str, Any]:
         args["max_steps"] = int(recipe.run.max_steps)
     if stage == "grpo":
         args["reward_weights"] = [float(r.weight) for r in recipe.rewards]
+        if uses_continuous_batching(args):
+            from gamermath.planner import shape_from_recipe
+
+            shape = shape_from_recipe(recipe)
+            args["transformers_continuous_batching_config"] = continuous_batching_config(
+                args.get("transformers_continuous_batching_config"), shape.generation_batch,
+                shape.sequence_tokens)
     import torch
 
     cuda = torch.cuda.is_available()
@@ -57,7 +71,9 @@ def make_config(recipe: Recipe, stage: str, args: dict[str, Any]):
 
 
 def check_trl_configs(recipe: Recipe) -> None:
-    """Build every stage's TRL config once, device-neutral (CPU, no mixed precision)."""
+    """Check the switches' packages, then build every stage's TRL config once,
+    device-neutral (CPU, no mixed precision)."""
+    check_switch_packages(recipe)
     stages = (["sft"] if recipe.sft_enabled else []) + ["grpo"]
     with tempfile.TemporaryDirectory(prefix="gmr-check-") as folder:
         for stage in stages:

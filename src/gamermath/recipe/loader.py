@@ -25,6 +25,7 @@ from typing import Any
 
 from gamermath.errors import GmrError
 from gamermath.recipe.fields import TRL_CHECKS
+from gamermath.recipe.presets import apply_preset
 from gamermath.recipe.schema import (
     SECTIONS,
     TRL_SECTIONS,
@@ -323,6 +324,8 @@ def build(raw: Mapping[str, Any], path: Path, origins: dict[str, str] | None = N
         values, trl_values = _section(w, name, cls, given if given is not None else {}, origins)
         if name == "sft":
             values.setdefault("enabled", given is not None)
+        if name == "grpo":
+            trl_values = apply_preset(values.get("preset"), trl_values, origins)
         if name in TRL_SECTIONS:
             values["trl"] = _resolve_trl(name, trl_values, origins)
         parts[name] = cls(**values)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gamermath.recipe.fields import at_least, knob, non_negative, positive, unit_open
+from gamermath.recipe.presets import PRESETS, preset_doc
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 ATTENTIONS = ("auto", "flash_attention_2", "sdpa", "eager")
@@ -125,6 +126,7 @@ class GrpoSpec:
         None, "keep only the last N tokens of longer prompts (TRL's former left truncation)",
         check=positive,
     )
+    preset: str | None = knob(None, preset_doc(), choices=tuple(PRESETS))
     #: every ``GRPOConfig`` field, resolved: the recipe's, gmr's default or TRL's default
     trl: Mapping[str, Any] = field(default_factory=dict)
 
