@@ -146,6 +146,67 @@ def test_gsm8k_equals_plain_lm_eval_on_tiny_model(tiny_model, synth_data, tmp_pa
     assert prompt.count("Question:") == 6 and prompt.endswith("\nAnswer:")  # 5 shots + doc
 
 
+def plain_lm_eval_mmlu(model_dir: Path, data: Path, out: Path, subjects: list[str]):
+    """Run the ``lm_eval`` CLI on its built-in MMLU subject tasks, rows from ``data``.
+
+    The include path holds, per subject, a YAML that includes the built-in one and points
+    its dataset at JSONL copies of the subject's CSVs (the hub's columns).
+    """
+    import lm_eval.tasks
+
+    builtin = Path(lm_eval.tasks.__file__).parent / "mmlu" / "default"
+    include = out / "include"
+    include.mkdir(parents=True)
+    for subject in subjects:
+        files = {}
+        for split in ("test", "dev"):
+            with (data / "mmlu" / split / f"{subject}_{split}.csv").open() as handle:
+                rows = [{"question": r[0], "subject": subject, "choices": r[1:5],
+                         "answer": "ABCD".index(r[5])} for r in csv.reader(handle)]
+            files[split] = out / f"{subject}_{split}.jsonl"
+            write_jsonl(files[split], rows)
+        (include / f"mmlu_{subject}.yaml").write_text(
+            f"include: {builtin / f'mmlu_{subject}.yaml'}\ntask: mmlu_{subject}\n"
+            f"dataset_path: json\ndataset_name: null\ndataset_kwargs:\n  data_files:\n"
+            f"    test: {files['test']}\n    dev: {files['dev']}\n")
+    cmd = [str(BIN / "lm_eval"), "run", "--model", "hf", "--model_args",
+           f"pretrained={model_dir}", "--tasks", ",".join(f"mmlu_{s}" for s in subjects),
+           "--include_path", str(include), "--output_path", str(out / "lm_eval"),
+           "--log_samples"]
+    subprocess.run(cmd, check=True, capture_output=True, text=True, env=os.environ.copy())
+    return {path.name.split("_2")[0]: [json.loads(line) for line in path.read_text().splitlines()]
+            for path in (out / "lm_eval").rglob("samples_mmlu_*.jsonl")}
+
+
+def test_mmlu_stem_subjects_equal_plain_lm_eval_sample_for_sample(tiny_model, synth_data,
+                                                                  tmp_path):
+    """Two of mmlu_stem's subjects through ``gmr eval`` and through plain lm-eval: the same
+    prompts, log-likelihoods and accuracy per question."""
+    subjects = ["abstract_algebra", "college_physics"]
+    theirs = plain_lm_eval_mmlu(tiny_model, synth_data, tmp_path / "plain", subjects)
+    gmr_eval("--harness", ",".join(f"mmlu_{s}" for s in subjects), "--model", str(tiny_model),
+             "--data-dir", str(synth_data), "--output", str(tmp_path / "gmr"))
+    for subject in subjects:
+        ours = [json.loads(line) for line in
+                (tmp_path / "gmr" / f"samples_mmlu_{subject}.jsonl").read_text().splitlines()]
+        plain = theirs[f"samples_mmlu_{subject}"]
+        assert len(ours) == len(plain) == 3
+
+        def by_doc(samples):
+            """doc -> (prompts, log-likelihoods, acc); lm_eval's CLI writes arguments as
+            ``{"gen_args_i": {"arg_0": ..., "arg_1": ...}}`` and numbers as strings."""
+            out = {}
+            for s in samples:
+                args = s["arguments"]
+                if isinstance(args, dict):
+                    args = [[a["arg_0"], a["arg_1"]] for a in args.values()]
+                lls = [(float(r[0][0]), str(r[0][1])) for r in s["resps"]]
+                out[s["doc_id"]] = ([list(a) for a in args], lls, float(s["acc"]))
+            return out
+
+        assert by_doc(ours) == by_doc(plain)
+
+
 def card_prompt(tokenizer, question: str, answer_format: str | None) -> str:
     """The Qwen3.5 card code's prompt (build_few_shot_messages / build_zero_shot_messages,
     then apply_chat_template with add_generation_prompt=True)."""
