@@ -36,7 +36,9 @@ _METRIC_KEYS = ("metric", "aggregation", "higher_is_better", "hf_evaluate")
 
 @dataclass(frozen=True)
 class Sampling:
-    """How many answers to sample per question and how."""
+    """How many answers to sample per question and how (default temperature 0.6 and top-p
+    0.95: the values github.com/deepseek-ai/DeepSeek-R1's README, "Evaluation Results",
+    estimates pass@1 with)."""
 
     k: int
     temperature: float = 0.6
