@@ -137,8 +137,6 @@ def _unranked_reason(base: Baseline, task: str, run: dict[str, Any],
     """Why ``base`` cannot be ranked against our run of ``task`` (None when it can)."""
     if base.task != task:
         return f"different protocol: {base.protocol}"
-    if ours is None:
-        return "no score"
     shots = run.get("num_fewshot")
     if shots != base.shots:
         return f"shots differ: we ran {shots}-shot, the baseline is {base.shots}-shot"
@@ -149,6 +147,8 @@ def _unranked_reason(base: Baseline, task: str, run: dict[str, Any],
     if base.max_gen_toks and cap != base.max_gen_toks:
         return (f"generation cap differs: ours {cap or 'not recorded'} tokens, "
                 f"theirs {base.max_gen_toks}")
+    if ours is None:
+        return "no score for the task's headline metric"
     n = int(run.get("n") or 0)
     if n < MIN_RANK_N:
         return f"too few questions: n={n} (ranking needs at least {MIN_RANK_N})"
