@@ -337,6 +337,26 @@ def test_sampling_refuses_tasks_it_cannot_regroup():
         "regex", "majority_vote", "take_first"]
 
 
+def test_sampling_rewrites_each_member_of_a_group(data_dir):
+    """A group is rebuilt member by member (lm-eval's own factory), with the group's
+    aggregate metrics renamed to the sampled ones."""
+    from gamermath.evaluation.harness import build_task_manager
+    from gamermath.evaluation.sampling import Sampling, sampled_specs
+
+    manager = build_task_manager(["mmlu_stem_dsm4"], data_dir)
+    group = sampled_specs(manager, ["mmlu_stem_dsm4"], Sampling(3))[0]
+    tasks = group.get_all_tasks()
+    assert len(tasks) == 18
+    for task in tasks:
+        assert task.config.repeats == 3
+        assert [f["name"] for f in task.config.filter_list] == ["dsm-extract",
+                                                                "dsm-extract-maj@3"]
+    aggregates = {(a.metric, tuple(a.filter_list)) for a in group.aggregate_metric_list}
+    assert aggregates == {("exact_match", ("dsm-extract-maj@3",)),
+                          ("exact_match_pass@3", ("dsm-extract",)),
+                          ("exact_match_avg@3", ("dsm-extract",))}
+
+
 def _run_dir(root: Path, source: str = "some/base") -> Path:
     (root / "adapter").mkdir(parents=True)
     (root / "adapter" / "adapter_config.json").write_text(

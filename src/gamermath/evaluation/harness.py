@@ -340,7 +340,8 @@ def run_harness(
         groups.setdefault(run_settings(manager, task), []).append(task)
     specs = {name: name for name in tasks}
     if sampling is not None:  # fails on an unsupported task before any model is loaded
-        specs = dict(zip(tasks, sampled_specs(manager, tasks, sampling), strict=True))
+        with quiet_lm_eval():
+            specs = dict(zip(tasks, sampled_specs(manager, tasks, sampling), strict=True))
 
     protocols = task_protocols()
     section: dict[str, Any] = {}

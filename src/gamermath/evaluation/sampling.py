@@ -180,9 +180,15 @@ def _aggregates(entries: list[dict[str, Any]] | None, k: int) -> list[dict[str, 
     return out
 
 
-def sampled_specs(manager, names: list[str], sampling: Sampling) -> list[dict[str, Any]]:
-    """lm-eval task/group config dicts: the named tasks rewritten to sample K answers."""
-    from lm_eval.tasks._index import Kind
+def sampled_specs(manager, names: list[str], sampling: Sampling) -> list[Any]:
+    """What ``simple_evaluate(tasks=...)`` takes for the named tasks rewritten to sample K
+    answers: a config dict per task, a built ``Group`` per group.
+
+    A group is built with the manager's own task factory rather than passed as a dict:
+    lm-eval 0.4.13 merges a group dict into each member's config as overrides, so group-only
+    keys such as ``aggregate_metric_list`` would reach the member tasks.
+    """
+    from lm_eval.tasks._index import Entry, Kind
     from lm_eval.tasks._yaml_loader import load_yaml
 
     def config(task: str) -> dict[str, Any]:
@@ -193,7 +199,7 @@ def sampled_specs(manager, names: list[str], sampling: Sampling) -> list[dict[st
         cfg.pop("group", None)
         return cfg
 
-    specs = []
+    specs: list[Any] = []
     for name in names:
         entry = manager.task_index[name]
         if entry.kind == Kind.GROUP and entry.yaml_path is not None:
@@ -208,8 +214,9 @@ def sampled_specs(manager, names: list[str], sampling: Sampling) -> list[dict[st
             if group.get("aggregate_metric_list"):
                 spec["aggregate_metric_list"] = _aggregates(group["aggregate_metric_list"],
                                                             sampling.k)
+            built = Entry(name=name, kind=Kind.GROUP, yaml_path=None, cfg=spec)
+            specs.append(manager._factory.build(built, registry=manager.task_index))
         else:
             cfg = config(name)
-            spec = {**cfg, **task_overrides(name, cfg, sampling)}
-        specs.append(spec)
+            specs.append({**cfg, **task_overrides(name, cfg, sampling)})
     return specs
