@@ -41,32 +41,48 @@ def _read_index(index: Path) -> dict[str, dict]:
     return found if isinstance(found, dict) else {}
 
 
+def _index_path(cache_dir: Path) -> Path:
+    return Path(cache_dir) / "gguf" / HASH_INDEX
+
+
 def content_digest(path: Path, cache_dir: Path) -> str:
-    """The SHA-256 of ``path``'s bytes, remembered per (absolute path, size, mtime)."""
+    """The SHA-256 of ``path``'s bytes; read from the index when the file's absolute path,
+    size and modification time are the ones remembered there."""
     path = Path(path)
     stat = path.stat()
-    index_path = Path(cache_dir) / "gguf" / HASH_INDEX
-    where = str(path.resolve())
-    index = _read_index(index_path)
-    known = index.get(where) or {}
+    known = _read_index(_index_path(cache_dir)).get(str(path.resolve())) or {}
     if known.get("size") == stat.st_size and known.get("mtime_ns") == stat.st_mtime_ns:
         return str(known["sha256"])
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(_CHUNK), b""):
             digest.update(chunk)
-    sha = digest.hexdigest()
-    index[where] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha}
+    return digest.hexdigest()
+
+
+def remember_digest(path: Path, cache_dir: Path, sha256: str) -> None:
+    """Record ``sha256`` for ``path`` (as it is now) in the index; written only once a
+    conversion exists, so a failed conversion leaves nothing in the cache."""
+    stat = Path(path).stat()
+    index_path = _index_path(cache_dir)
+    index = _read_index(index_path)
+    entry = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256}
+    if index.get(str(Path(path).resolve())) == entry:
+        return
+    index[str(Path(path).resolve())] = entry
     index_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = index_path.with_name(f".{HASH_INDEX}.{os.getpid()}")
     tmp.write_text(json.dumps(index, indent=1), encoding="utf-8")
     os.replace(tmp, index_path)  # atomic: a concurrent reader sees the old or the new index
-    return sha
+
+
+def _key(sha256: str) -> str:
+    return f"{sha256[:16]}-v{FORMAT_VERSION}"
 
 
 def cache_key(path: Path, cache_dir: Path) -> str:
     """The file's content digest (16 hex digits) and the converted layout's version."""
-    return f"{content_digest(path, cache_dir)[:16]}-v{FORMAT_VERSION}"
+    return _key(content_digest(path, cache_dir))
 
 
 def converted_dir(path: Path, cache_dir: Path) -> Path:
@@ -116,8 +132,10 @@ def convert_gguf(path: str | Path, cache_dir: str | Path) -> Path:
     path = Path(path).expanduser()
     if not path.is_file():
         raise GmrError(f"GGUF file not found: {path}")
-    target = converted_dir(path, Path(cache_dir))
+    sha256 = content_digest(path, Path(cache_dir))
+    target = Path(cache_dir) / "gguf" / _key(sha256)
     if (target / MARKER).is_file():
+        remember_digest(path, Path(cache_dir), sha256)
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     from rich.console import Console
@@ -129,7 +147,7 @@ def convert_gguf(path: str | Path, cache_dir: str | Path) -> Path:
         console.print(f"converting {path.name} once into {target} (about a minute)")
         with console.status(f"dequantising {path.name} and saving it"):
             try:
-                _convert_into(path, tmp, content_digest(path, Path(cache_dir)))
+                _convert_into(path, tmp, sha256)
             except GmrError:
                 raise
             except Exception as exc:  # not a GGUF, an unsupported architecture...
@@ -146,5 +164,6 @@ def convert_gguf(path: str | Path, cache_dir: str | Path) -> Path:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+    remember_digest(path, Path(cache_dir), sha256)
     console.print(f"converted {path.name} in {time.monotonic() - started:.1f} s -> {target}")
     return target
