@@ -3,14 +3,19 @@
 lm-evaluation-harness calls ``custom_dataset(**metadata, **dataset_kwargs)``. ``gmr eval``
 puts ``data_dir`` into the metadata (``--data-dir`` or ``$GMR_DATA_DIR``); with a data
 directory the offline files are read (``gsm8k/{train,test}.jsonl``,
-``mmlu/{test,dev}/<subject>_{test,dev}.csv``), without one the same splits come from the
-Hugging Face hub (``openai/gsm8k`` ``main``, ``cais/mmlu`` ``<subject>``), exactly the data
-lm-eval's built-in tasks read.
+``mmlu/{test,dev}/<subject>_{test,dev}.csv``, ``math500/test.jsonl``), without one the same
+splits come from the Hugging Face hub (``openai/gsm8k`` ``main``, ``cais/mmlu``
+``<subject>``, ``HuggingFaceH4/MATH-500``), exactly the data lm-eval's built-in tasks read.
+
+Exemplars a protocol needs verbatim are data files beside the task that uses them
+(``*.jsonl``), each quoted from the source named in its loader below.
 """
 
 from __future__ import annotations
 
+import ast
 import csv
+import json
 import os
 import random
 from pathlib import Path
@@ -153,3 +158,92 @@ STEM_COT_EXEMPLARS: tuple[dict[str, Any], ...] = (
 def stem_cot_exemplars() -> list[dict[str, Any]]:
     """The ``mmlu_stem_cot4`` few-shot docs (lm-eval ``fewshot_config.samples``)."""
     return [dict(row, subject="") for row in STEM_COT_EXEMPLARS]
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+_HERE = Path(__file__).resolve().parent
+
+
+def card_exemplars() -> list[dict[str, Any]]:
+    """The 8 exemplars of the Qwen3.5-0.8B-GRPO-Math evaluation, as few-shot docs.
+
+    Quoted from github.com/CelestialCreator/gpu-lab
+    projects/05-grpo-reasoning/scripts/eval_gsm8k.py (commit 0679a4a), ``FEW_SHOT_EXAMPLES``:
+    Wei et al.'s (arXiv:2201.11903) eight GSM8K chain-of-thought exemplars with answers
+    ending ``\n#### N``; ``steps`` is the text before ``\n#### ``, ``final`` the number.
+    """
+    return _jsonl(_HERE / "gsm8k_think" / "card_exemplars.jsonl")
+
+
+def gsm8k_card(**metadata: Any):
+    """GSM8K with ``card_gold``: the gold answer as the card's evaluation normalises it."""
+    from gamermath.evals.scoring import card_gold
+
+    splits = gsm8k_splits(**metadata)
+    return splits.map(lambda row: {"card_gold": card_gold(str(row["answer"]))})
+
+
+def deepseekmath_stem_exemplars() -> list[dict[str, Any]]:
+    """The 4 exemplars of DeepSeekMath's MMLU-STEM prompt, as few-shot docs.
+
+    Quoted from github.com/deepseek-ai/DeepSeek-Math
+    evaluation/few_shot_prompts/cot_mmlu_stem_4_shot.py (commit 21cc5c6), ``few_shot_prompt``:
+    four MATH problems (the Minerva prompt's) recast as multiple choice. ``problem`` is the
+    text between ``Problem:\n`` and ``\nSolution:\n``, ``solution`` the rest; joined as
+    ``Problem:\n{problem}\nSolution:\n{solution}`` with blank lines between, they are the
+    source's string character for character.
+    """
+    return _jsonl(_HERE / "mmlu_stem_dsm4" / "deepseekmath_exemplars.jsonl")
+
+
+def deepseekmath_problem(question: str, choices: list[str]) -> str:
+    """A question as DeepSeekMath's ``process_mmlu_stem`` words it (evaluation/data_processing/
+    process_utils.py): the question, the instruction line, then ``(A) x, (B) y, ...``."""
+    options = ", ".join(f"({letter}) {str(choice).strip()}"
+                        for letter, choice in zip(LETTERS, choices, strict=True))
+    return (f"{question.strip()}\nWhat of the following is the right choice? Explain your "
+            f"answer.\n{options}")
+
+
+def mmlu_subject_deepseekmath(subject: str = "", **metadata: Any):
+    """One MMLU subject with the column ``problem`` worded as DeepSeekMath's harness does."""
+    splits = mmlu_subject(subject, **metadata)
+    return splits.map(lambda row: {"problem": deepseekmath_problem(row["question"],
+                                                                   row["choices"])})
+
+
+def math500(**metadata: Any):
+    """MATH-500's ``test`` split with its own columns (``problem``, ``solution``, ``answer``,
+    ``subject``, ``level``, ``unique_id``)."""
+    import datasets
+
+    root = data_dir_from(metadata)
+    if root is None:
+        return datasets.load_dataset("HuggingFaceH4/MATH-500")
+    path = root / "math500" / "test.jsonl"
+    if not path.is_file():
+        raise _missing(path, "math500")
+    return datasets.load_dataset("json", data_files={"test": str(path)})
+
+
+def minerva_exemplars() -> list[dict[str, Any]]:
+    """lm-eval's four Minerva MATH exemplars (``list_fewshot_samples`` in the installed
+    ``lm_eval/tasks/minerva_math/utils.py``), read from that file rather than imported:
+    importing it demands ``antlr4-python3-runtime==4.11``, which math-verify's parser
+    does not use. Fields: ``problem``, ``solution`` (ending ``Final Answer: The final
+    answer is $X$. I hope it is correct.``)."""
+    import lm_eval.tasks
+
+    from gamermath.errors import GmrError
+
+    path = Path(lm_eval.tasks.__file__).parent / "minerva_math" / "utils.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == "list_fewshot_samples":
+            returned = next(n for n in ast.walk(node) if isinstance(n, ast.Return))
+            rows = ast.literal_eval(returned.value)
+            return [{"problem": r["problem"], "solution": r["solution"]} for r in rows]
+    raise GmrError(f"{path}: no list_fewshot_samples(); this lm-eval has no Minerva exemplars")

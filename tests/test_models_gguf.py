@@ -1,7 +1,8 @@
-"""GGUF conversion and its cache, on a tiny GGUF file written from the tiny test model."""
+"""GGUF conversion and its content-keyed cache, on tiny GGUF files written from tiny test models."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gamermath.models import load_model, resolve_model
-from gamermath.models.gguf import MARKER, converted_dir
+from gamermath.models.gguf import HASH_INDEX, MARKER, converted_dir
 
 gguf = pytest.importorskip("gguf")
 
@@ -86,7 +87,8 @@ def test_gguf_converts_once_and_matches_the_original(tiny_model, tiny_gguf, tmp_
     err = capfd.readouterr().err
     assert "converting tiny.gguf once into" in err and "converted tiny.gguf in" in err
     assert Path(first) == converted_dir(tiny_gguf, cache)
-    assert os.listdir(cache / "gguf") == [Path(first).name]  # no temporary folder left
+    # no temporary folder left: the conversion and the digest index only
+    assert sorted(os.listdir(cache / "gguf")) == sorted([Path(first).name, HASH_INDEX])
     stamp = (Path(first) / MARKER).stat().st_mtime_ns
 
     model, tokenizer, record = load_model(str(tiny_gguf), cache_dir=cache)
@@ -109,13 +111,42 @@ def test_gguf_converts_once_and_matches_the_original(tiny_model, tiny_gguf, tmp_
     )
 
 
-def test_changed_file_gets_a_new_cache_entry(tiny_gguf, tmp_path):
+def test_cache_is_keyed_by_content_not_path(tiny_gguf, tmp_path, capfd):
+    import shutil
+
     cache = tmp_path / "cache"
     first = resolve_model(str(tiny_gguf), cache_dir=cache)
+    capfd.readouterr()
+    # the same bytes at another path and under another name: no second conversion
+    elsewhere = tmp_path / "elsewhere" / "renamed.gguf"
+    elsewhere.parent.mkdir()
+    shutil.copyfile(tiny_gguf, elsewhere)
+    assert resolve_model(str(elsewhere), cache_dir=cache) == first
+    # a touched but unchanged file is hashed again and still hits
     stat = tiny_gguf.stat()
     os.utime(tiny_gguf, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-    second = resolve_model(str(tiny_gguf), cache_dir=cache)
+    assert resolve_model(str(tiny_gguf), cache_dir=cache) == first
+    assert "converting" not in capfd.readouterr().err
+    index = json.loads((cache / "gguf" / HASH_INDEX).read_text())
+    digest = hashlib.sha256(tiny_gguf.read_bytes()).hexdigest()
+    assert {e["sha256"] for e in index.values()} == {digest}
+    assert len(index) == 2  # one entry per path
+    assert json.loads((Path(first) / MARKER).read_text())["sha256"] == next(
+        iter(index.values()))["sha256"]
+
+
+def test_changed_content_gets_a_new_cache_entry(tiny_gguf, tmp_path):
+    from gamermath.testing import make_tiny_model
+
+    cache = tmp_path / "cache"
+    first = resolve_model(str(tiny_gguf), cache_dir=cache)
+    other = make_tiny_model(tmp_path / "other-model", seed=1)
+    changed = write_gguf(other, tmp_path / "tiny-retrained.gguf")
+    second = resolve_model(str(changed), cache_dir=cache)
     assert second != first and (Path(second) / MARKER).is_file()
+    # the digest remembered for a path is dropped when the file changes in place
+    tiny_gguf.write_bytes(changed.read_bytes())
+    assert resolve_model(str(tiny_gguf), cache_dir=cache) == second
 
 
 def test_unfinished_cache_entry_is_redone(tiny_gguf, tmp_path):

@@ -138,7 +138,7 @@ def test_eval_results_sit_beside_baselines(run_dir, tmp_path):
     (run / "eval").mkdir()
     (run / "eval" / "results.json").write_text(json.dumps({
         "model": "tiny", "adapter": "adapter", "created": "now", "lm_eval_version": "0.4.13",
-        "tasks": {"gsm8k_youronmath_8shot": {
+        "tasks": {"gsm8k_youronmath_8shot_exact": {
             "protocol": "paper 8-shot", "n": 1319, "num_fewshot": 8,
             "metrics": {"exact_match,none": {"value": 0.25, "stderr": 0.01},
                         "exact_match,other": {"value": 0.9, "stderr": 0.01}}}},

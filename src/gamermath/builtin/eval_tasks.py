@@ -46,9 +46,9 @@ def register_eval_tasks(register) -> None:
         EvalTaskSet(
             name="gamermath",
             path=root,
-            description="GSM8K and MMLU-STEM as lm-eval's built-ins read them (local data), "
-            "and the protocols of the YouronMath paper, the Qwen3.5-0.8B-GRPO-Math card "
-            "and DeepSeekMath/Qwen2.5-Math",
+            description="GSM8K and MMLU-STEM as lm-eval's built-ins read them (local data); "
+            "the protocols of the YouronMath paper's code, the Qwen3.5-0.8B-GRPO-Math card "
+            "and DeepSeekMath's MMLU-STEM; MATH-500 (Minerva prompt, zero-shot boxed)",
             tasks=read_protocols(root),
         )
     )

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from gamermath.cli.output import print_table, stderr
+from gamermath.cli.evals import emit_table
+from gamermath.cli.output import stderr
 from gamermath.errors import GmrError
 
 
@@ -18,8 +19,8 @@ def _limit(value: float | None) -> int | float | None:
     return int(value) if value >= 1 and float(value).is_integer() else value
 
 
-def _batch_size(value: str) -> int | str:
-    if value == "auto" or value.startswith("auto:"):
+def _batch_size(value: str | None) -> int | str | None:
+    if value is None or value == "auto" or value.startswith("auto:"):
         return value
     if not value.isdigit() or int(value) < 1:
         raise GmrError(f"--batch-size {value}: expected a positive integer or 'auto'")
@@ -34,23 +35,39 @@ def _batch_size(value: str) -> int | str:
 @click.option("--adapter", metavar="RUN_DIR_OR_PATH",
               help="A PEFT adapter folder or a run directory whose final adapter to apply.")
 @click.option("--num-fewshot", type=int, default=None, help="Override each task's shot count.")
-@click.option("--limit", type=float, default=None, help="Evaluate only the first N documents.")
-@click.option("--batch-size", default="1", show_default=True, help="Integer or 'auto'.")
+@click.option("--limit", type=float, default=None,
+              help="Evaluate only the first N documents (a quick look: not ranked by --compare "
+              "below 100 questions).")
+@click.option("--batch-size", default=None,
+              help="Integer or 'auto' (default: 1 with --backend hf, auto with vllm).")
 @click.option("--max-gen-toks", type=int, default=None,
               help="Cap on generated tokens (overrides the tasks' own limits).")
+@click.option("--samples", type=int, default=None, metavar="K",
+              help="Sample K answers per question: maj@K, pass@K and avg@K with intervals.")
+@click.option("--temperature", type=float, default=0.6, show_default=True,
+              help="Sampling temperature with --samples.")
+@click.option("--top-p", type=float, default=0.95, show_default=True,
+              help="Nucleus sampling with --samples.")
+@click.option("--backend", type=click.Choice(["hf", "vllm"]), default="hf", show_default=True,
+              help="lm-eval model type: hf (transformers) or vllm (needs gamermath[vllm], a GPU).")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Offline benchmark files (else $GMR_DATA_DIR, else the hub).")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for results.json, results.md and samples_<task>.jsonl "
               "(default with a run directory: RUN_DIR/eval).")
-@click.option("--compare", is_flag=True, help="Show published baselines beside our scores.")
+@click.option("--compare", is_flag=True,
+              help="Show published baselines beside our scores, ranked only like with like.")
+@click.option("--baselines", "baselines_file", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="A baselines TOML for --compare (default: evals/baselines.toml).")
 @click.option("--dtype", default="auto", show_default=True, help="auto, float32, bfloat16...")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: cuda if present)")
-def eval_cmd(tasks, model, adapter, num_fewshot, limit, batch_size, max_gen_toks, data_dir,
-             output, compare, dtype, device) -> None:
+def eval_cmd(tasks, model, adapter, num_fewshot, limit, batch_size, max_gen_toks, samples,
+             temperature, top_p, backend, data_dir, output, compare, baselines_file, dtype,
+             device) -> None:
     """Evaluate a model with lm-evaluation-harness and compare with published scores."""
     from gamermath.data import resolve_data_dir
     from gamermath.evaluation import baselines, resolve_target, run_harness, tables
+    from gamermath.evaluation.sampling import Sampling
 
     names = [t.strip() for t in tasks.split(",") if t.strip()]
     target = resolve_target(model, adapter)
@@ -61,7 +78,10 @@ def eval_cmd(tasks, model, adapter, num_fewshot, limit, batch_size, max_gen_toks
         output = target.run_dir / "eval"
     if max_gen_toks is not None and max_gen_toks < 1:
         raise GmrError("--max-gen-toks must be at least 1")
-    stderr.print(f"evaluating {target.label} on {', '.join(names)}")
+    sampling = None if samples is None else Sampling(samples, temperature, top_p)
+    if compare:  # a broken baselines file fails before the model runs
+        baselines.load_baselines(baselines_file)
+    stderr.print(f"evaluating {target.label} on {', '.join(names)} ({backend})", soft_wrap=True)
     run = run_harness(
         target,
         names,
@@ -72,16 +92,23 @@ def eval_cmd(tasks, model, adapter, num_fewshot, limit, batch_size, max_gen_toks
         data_dir=data,
         dtype=dtype,
         device=device,
+        backend=backend,
+        sampling=sampling,
     )
-    print_table(f"lm-eval results: {target.label}", tables.RESULT_HEADER,
-                tables.results_rows(run.results))
+    emit_table(f"lm-eval results: {target.label}", tables.RESULT_HEADER,
+               tables.results_rows(run.results))
     extra = ""
     if compare:
-        rows = baselines.comparison_rows(baselines.compare(run.results))
-        print_table("published baselines (ranked only under the same protocol)",
-                    baselines.COMPARE_HEADER, rows)
+        found = baselines.compare(run.results, baselines_file)
+        warnings = baselines.limited_warnings(found)
+        for warning in warnings:
+            stderr.print(warning, soft_wrap=True)
+        rows = baselines.comparison_rows(found)
+        emit_table("published baselines (ranked only like with like)",
+                   baselines.COMPARE_HEADER, rows)
         if rows:
-            extra = "\n## Published baselines\n\n" + tables.markdown_table(
+            extra = "\n## Published baselines\n\n" + "".join(
+                f"- {w}\n" for w in warnings) + "\n" + tables.markdown_table(
                 baselines.COMPARE_HEADER, rows) + "\n"
     if output is not None:
         written = tables.write_outputs(run, output, extra)

@@ -1,9 +1,12 @@
 """``gmr eval --harness``: lm-evaluation-harness runs, run-dir models, honest baselines.
 
 - ``target``: ``--model`` / ``--adapter`` (run directories included) to a source + adapter.
-- ``harness``: ``run_harness`` around lm-eval's ``simple_evaluate`` and ``HFLM``.
+- ``harness``: ``run_harness`` around lm-eval's ``simple_evaluate`` and its ``HFLM`` or
+  ``VLLM`` model type.
+- ``sampling``: ``--samples K`` as lm-eval ``repeats`` and filters (maj@K, pass@K, avg@K).
+- ``intervals``: Wilson and Newcombe 95% intervals.
 - ``tables``: ``results.json``, ``results.md`` and per-sample logs.
-- ``baselines``: published scores beside ours, ranked only under the same protocol.
+- ``baselines``: published scores beside ours, ranked only like with like.
 
 Importing this package is cheap; lm-eval, torch and transformers load when a run starts.
 """

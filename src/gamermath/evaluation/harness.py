@@ -1,9 +1,10 @@
-"""Run lm-evaluation-harness tasks on an in-memory model, and keep what it reports.
+"""Run lm-evaluation-harness tasks on a model, and keep what it reports.
 
-Everything the evaluation does is lm-eval's own: ``simple_evaluate`` over an ``HFLM``
-wrapping the model that ``gamermath.models.load_model`` loaded (a PEFT adapter merged in),
-with the tokenizer passed explicitly, and a ``TaskManager`` that includes every installed
-eval task set. Nothing here prompts, generates or scores.
+Everything the evaluation does is lm-eval's own: ``simple_evaluate`` over its ``HFLM``
+(default backend: wrapping the model ``gamermath.models.load_model`` loaded, a PEFT adapter
+merged in, the tokenizer passed explicitly) or its ``VLLM`` model type (``--backend vllm``:
+the resolved model folder, the adapter as a LoRA request), with a ``TaskManager`` that
+includes every installed eval task set. Nothing here prompts, generates or scores.
 
 Tasks may ask for run settings lm-eval applies per run rather than per task, under
 ``metadata: gmr:`` in their YAML: ``chat_template: true`` (apply the tokenizer's chat
@@ -15,15 +16,34 @@ on the same loaded model.
 from __future__ import annotations
 
 import datetime as _dt
+import importlib.util
+import json
 import logging
-from collections.abc import Sequence
+import os
+import subprocess
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gamermath import plugins
 from gamermath.errors import GmrError
+from gamermath.evaluation.intervals import normal, wilson
+from gamermath.evaluation.sampling import Sampling, sampled_specs
 from gamermath.evaluation.target import EvalTarget
+
+BACKENDS = ("hf", "vllm")
+#: lm-eval log lines that say nothing useful to a gmr user: every task with a
+#: ``custom_dataset`` is told about ``--metadata``; HFLM warns whenever it is handed a
+#: loaded model (which is how gmr passes one).
+_NOISE = {
+    "lm_eval.api.task": ("Custom kwargs can be passed",),
+    "lm_eval.models.huggingface": ("`pretrained` model kwarg is not of type `str`",
+                                   "Passed an already-initialized model through `pretrained`"),
+}
+#: vLLM's LoRA rank slots (``max_lora_rank`` must be one of them).
+_VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
 
 
 @dataclass
@@ -80,17 +100,48 @@ def run_settings(manager, task: str) -> tuple[bool, str | None]:
     return bool(gmr.get("chat_template", False)), gmr.get("think_end_token") or None
 
 
-class _DropCustomDatasetNotice(logging.Filter):
-    """lm-eval tells every task with a ``custom_dataset`` about ``--metadata``; not useful here."""
+class _DropNoise(logging.Filter):
+    """Drops log records whose message contains one of ``phrases``."""
+
+    def __init__(self, phrases: Sequence[str]) -> None:
+        super().__init__()
+        self.phrases = tuple(phrases)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "Custom kwargs can be passed" not in record.getMessage()
+        message = record.getMessage()
+        return not any(phrase in message for phrase in self.phrases)
 
 
-def _quiet_custom_dataset_notice() -> None:
-    log = logging.getLogger("lm_eval.api.task")
-    if not any(isinstance(f, _DropCustomDatasetNotice) for f in log.filters):
-        log.addFilter(_DropCustomDatasetNotice())
+def _git_hash_quietly() -> str | None:
+    """lm-eval's ``get_git_commit_hash`` without git's "fatal: not a git repository"."""
+    from lm_eval.loggers.utils import get_commit_from_path
+
+    try:
+        found = subprocess.run(["git", "describe", "--always"], capture_output=True,
+                               text=True, check=True)
+        return found.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return get_commit_from_path(os.getcwd())
+
+
+@contextmanager
+def quiet_lm_eval() -> Iterator[None]:
+    """Silence lm-eval's noise (see ``_NOISE``) and git's stderr while it records a hash."""
+    import lm_eval.evaluator as evaluator
+
+    added = []
+    for name, phrases in _NOISE.items():
+        noise = _DropNoise(phrases)
+        logging.getLogger(name).addFilter(noise)
+        added.append((name, noise))
+    original = evaluator.get_git_commit_hash
+    evaluator.get_git_commit_hash = _git_hash_quietly
+    try:
+        yield
+    finally:
+        evaluator.get_git_commit_hash = original
+        for name, noise in added:
+            logging.getLogger(name).removeFilter(noise)
 
 
 def load_for_eval(
@@ -122,6 +173,49 @@ def make_lm(model: Any, tokenizer: Any, batch_size: int | str = 1):
     return HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
 
 
+def lora_rank_slot(adapter: Path) -> int:
+    """The smallest vLLM ``max_lora_rank`` that holds the adapter's rank ``r``."""
+    try:
+        config = json.loads((adapter / "adapter_config.json").read_text(encoding="utf-8"))
+        rank = int(config.get("r") or 0)
+    except (OSError, ValueError, TypeError) as exc:
+        raise GmrError(f"{adapter}/adapter_config.json: cannot read the LoRA rank: {exc}") from None
+    for slot in _VLLM_LORA_RANKS:
+        if rank <= slot:
+            return slot
+    raise GmrError(f"{adapter}: LoRA rank {rank} is above vLLM's largest ({_VLLM_LORA_RANKS[-1]})")
+
+
+def vllm_arguments(target: EvalTarget, dtype: str = "auto",
+                   batch_size: int | str = "auto") -> dict[str, Any]:
+    """Keyword arguments for lm-eval's ``VLLM`` model type for ``target``.
+
+    The model source is resolved (a ``.gguf`` or ``pkg:`` source becomes its converted
+    folder); an adapter is served as a LoRA request, not merged.
+    """
+    from gamermath.models import choose_dtype, resolve_model
+
+    args: dict[str, Any] = {
+        "pretrained": resolve_model(target.source),
+        "dtype": "auto" if dtype == "auto" else choose_dtype(dtype),
+        "batch_size": batch_size,
+    }
+    if target.adapter is not None:
+        args["lora_local_path"] = str(target.adapter)
+        args["max_lora_rank"] = lora_rank_slot(target.adapter)
+    return args
+
+
+def make_vllm(target: EvalTarget, dtype: str = "auto", batch_size: int | str = "auto"):
+    """lm-eval's ``VLLM`` model for ``target``; a one-line error when vLLM is missing."""
+    if importlib.util.find_spec("vllm") is None:
+        raise GmrError("--backend vllm needs the vllm package and a CUDA GPU: "
+                       "pip install 'gamermath[vllm]' (or use the default --backend hf)")
+    from lm_eval.models.vllm_causallms import VLLM
+
+    return VLLM(**vllm_arguments(target, dtype, batch_size))
+
+
 def _metrics(block: dict[str, Any]) -> dict[str, dict[str, float | None]]:
     out: dict[str, dict[str, float | None]] = {}
     for key, value in block.items():
@@ -146,21 +240,63 @@ def _leaves(raw: dict[str, Any], name: str) -> list[str]:
     return found
 
 
+def _add_intervals(metrics: dict[str, dict[str, Any]],
+                   samples: list[dict[str, Any]]) -> None:
+    """Give each metric a 95% ``ci``: Wilson when every per-document value is 0 or 1 (an
+    accuracy), else mean ± 1.96 stderr; none when neither is known."""
+    for key, entry in metrics.items():
+        name, _, filt = key.partition(",")
+        values = [s[name] for s in samples if s.get("filter") == filt and name in s]
+        value, stderr = entry.get("value"), entry.get("stderr")
+        if value is None:
+            entry["ci"] = None
+        elif values and all(v in (0, 1) for v in values):
+            entry["ci"] = list(wilson(value, len(values)))
+        elif stderr is not None:
+            entry["ci"] = list(normal(value, stderr))
+        else:
+            entry["ci"] = None
+
+
+def _leaf_settings(raw: dict[str, Any], leaf: str, default_cap: int | None,
+                   sampling: Sampling | None) -> dict[str, Any]:
+    """The generation cap and decoding that lm-eval ran ``leaf`` with."""
+    config = raw.get("configs", {}).get(leaf, {})
+    gen = config.get("generation_kwargs") or {}
+    if config.get("output_type") != "generate_until":
+        return {"max_gen_toks": None, "decoding": "log-likelihood"}
+    if sampling is not None:
+        decoding = f"sampled: {sampling.label}"
+    elif gen.get("do_sample"):
+        decoding = f"sampled by the task (temperature {gen.get('temperature')})"
+    else:
+        decoding = "greedy"
+    return {"max_gen_toks": gen.get("max_gen_toks", default_cap), "decoding": decoding}
+
+
 def summarize(
-    raw: dict[str, Any], tasks: Sequence[str], protocols: dict[str, str]
+    raw: dict[str, Any], tasks: Sequence[str], protocols: dict[str, str],
+    default_cap: int | None = None, sampling: Sampling | None = None,
 ) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
     """Our ``tasks`` section and per-leaf-task samples from one ``simple_evaluate`` result."""
     section: dict[str, Any] = {}
     samples: dict[str, list[dict[str, Any]]] = {}
+    counts = raw.get("n-samples", {})
     for name in tasks:
         leaves = _leaves(raw, name)
-        n = sum(int(raw.get("n-samples", {}).get(leaf, {}).get("effective", 0)) for leaf in leaves)
+        n = sum(int(counts.get(leaf, {}).get("effective", 0)) for leaf in leaves)
+        n_total = sum(int(counts.get(leaf, {}).get("original", 0)) for leaf in leaves)
         shots = raw.get("n-shot", {}).get(name, raw.get("n-shot", {}).get(leaves[0]))
+        leaf_samples = [s for leaf in leaves for s in raw.get("samples", {}).get(leaf, [])]
+        metrics = _metrics(raw.get("results", {}).get(name, {}))
+        _add_intervals(metrics, leaf_samples)
         section[name] = {
             "protocol": protocols.get(name, ""),
             "n": n,
+            "n_total": n_total,
             "num_fewshot": shots,
-            "metrics": _metrics(raw.get("results", {}).get(name, {})),
+            **_leaf_settings(raw, leaves[0], default_cap, sampling),
+            "metrics": metrics,
         }
         if len(leaves) > 1:
             section[name]["subtasks"] = leaves
@@ -175,16 +311,20 @@ def run_harness(
     *,
     num_fewshot: int | None = None,
     limit: int | float | None = None,
-    batch_size: int | str = 1,
+    batch_size: int | str | None = None,
     max_gen_toks: int | None = None,
     data_dir: Path | None = None,
     dtype: str = "auto",
     device: str | None = None,
+    backend: str = "hf",
+    sampling: Sampling | None = None,
     model_and_tokenizer: tuple[Any, Any] | None = None,
 ) -> HarnessRun:
     """Evaluate ``target`` on lm-eval ``tasks``; return results and per-sample logs.
 
-    ``model_and_tokenizer`` skips loading (for callers that already hold the model).
+    ``backend``: ``hf`` (default) or ``vllm``. ``sampling``: K answers per question with
+    maj@K / pass@K / avg@K (see ``gamermath.evaluation.sampling``). ``model_and_tokenizer``
+    skips loading on the HF backend (for callers that already hold the model).
     """
     import lm_eval
     from lm_eval import simple_evaluate
@@ -192,44 +332,54 @@ def run_harness(
     tasks = list(dict.fromkeys(tasks))
     if not tasks:
         raise GmrError("--harness needs at least one task name (see gmr evals list)")
+    if backend not in BACKENDS:
+        raise GmrError(f"--backend {backend}: choose {' or '.join(BACKENDS)}")
     manager = build_task_manager(tasks, data_dir)
-    if model_and_tokenizer is None:
-        model, tokenizer, _ = load_for_eval(target, dtype=dtype, device=device)
-    else:
-        model, tokenizer = model_and_tokenizer
-    lm = make_lm(model, tokenizer, batch_size)
-
     groups: dict[tuple[bool, str | None], list[str]] = {}
     for task in tasks:
         groups.setdefault(run_settings(manager, task), []).append(task)
+    specs = {name: name for name in tasks}
+    if sampling is not None:  # fails on an unsupported task before any model is loaded
+        with quiet_lm_eval():
+            specs = dict(zip(tasks, sampled_specs(manager, tasks, sampling), strict=True))
 
     protocols = task_protocols()
     section: dict[str, Any] = {}
     samples: dict[str, list[dict[str, Any]]] = {}
-    configs: dict[str, Any] = {}
-    _quiet_custom_dataset_notice()
-    for (chat, think_end), names in groups.items():
-        lm.think_end_token = think_end
-        raw = simple_evaluate(
-            model=lm,
-            tasks=names,
-            num_fewshot=num_fewshot,
-            limit=limit,
-            log_samples=True,
-            apply_chat_template=chat,
-            fewshot_as_multiturn=chat,
-            gen_kwargs={"max_gen_toks": max_gen_toks} if max_gen_toks else None,
-            task_manager=manager,
-        )
-        if raw is None:  # only on non-zero ranks of a distributed run
-            continue
-        part, part_samples = summarize(raw, names, protocols)
-        for name in names:
-            part[name]["chat_template"] = chat
-            part[name]["think_end_token"] = think_end
-        section.update(part)
-        samples.update(part_samples)
-        configs.update(raw.get("configs", {}))
+    with quiet_lm_eval():
+        if backend == "vllm":
+            lm = make_vllm(target, dtype, "auto" if batch_size is None else batch_size)
+            record = {"backend": "vllm", "adapter_merged": False}
+        else:
+            if model_and_tokenizer is None:
+                model, tokenizer, _ = load_for_eval(target, dtype=dtype, device=device)
+            else:
+                model, tokenizer = model_and_tokenizer
+            lm = make_lm(model, tokenizer, 1 if batch_size is None else batch_size)
+            record = {"backend": "hf", "adapter_merged": target.adapter is not None}
+        default_cap = getattr(lm, "max_gen_toks", None)
+        for (chat, think_end), names in groups.items():
+            lm.think_end_token = think_end
+            raw = simple_evaluate(
+                model=lm,
+                tasks=[specs[name] for name in names],
+                num_fewshot=num_fewshot,
+                limit=limit,
+                log_samples=True,
+                apply_chat_template=chat,
+                fewshot_as_multiturn=chat,
+                gen_kwargs={"max_gen_toks": max_gen_toks} if max_gen_toks else None,
+                task_manager=manager,
+            )
+            if raw is None:  # only on non-zero ranks of a distributed run
+                continue
+            part, part_samples = summarize(raw, names, protocols, default_cap, sampling)
+            for name in names:
+                part[name]["chat_template"] = chat
+                part[name]["think_end_token"] = think_end
+                part[name]["limit"] = limit
+            section.update(part)
+            samples.update(part_samples)
     lm.think_end_token = None
 
     results = {
@@ -243,6 +393,10 @@ def run_harness(
             "batch_size": batch_size,
             "max_gen_toks": max_gen_toks,
             "data_dir": str(data_dir) if data_dir else None,
+            "samples": sampling.k if sampling else None,
+            "temperature": sampling.temperature if sampling else None,
+            "top_p": sampling.top_p if sampling else None,
+            **record,
         },
         "tasks": {name: section[name] for name in tasks if name in section},
     }

@@ -14,8 +14,14 @@ def percent(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.2f}"
 
 
+def interval(ci: list[float] | None) -> str:
+    """``[0.1, 0.3]`` -> ``[10.0, 30.0]``; missing -> ``-``."""
+    return "-" if not ci else f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
+
+
 def results_rows(results: dict[str, Any]) -> list[tuple[str, ...]]:
-    """One row per (task, metric, filter): task, n, shots, metric, filter, score %, stderr %."""
+    """One row per (task, metric, filter): task, n, shots, metric, filter, score %, its 95%
+    interval, stderr %."""
     rows = []
     for task, entry in results["tasks"].items():
         for key, metric in entry["metrics"].items():
@@ -28,13 +34,23 @@ def results_rows(results: dict[str, Any]) -> list[tuple[str, ...]]:
                     name,
                     filt,
                     percent(metric["value"]),
+                    interval(metric.get("ci")),
                     percent(metric["stderr"]),
                 )
             )
     return rows
 
 
-RESULT_HEADER = ("task", "n", "shots", "metric", "filter", "score %", "stderr %")
+RESULT_HEADER = ("task", "n", "shots", "metric", "filter", "score %", "95% CI", "stderr %")
+
+
+def tsv_lines(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """The header and one line per row, cells separated by tabs (for pipes and grep)."""
+
+    def line(cells) -> str:
+        return "\t".join(" ".join(str(c).split()) for c in cells)
+
+    return "\n".join([line(header), *map(line, rows)])
 
 
 def markdown_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
@@ -49,18 +65,23 @@ def markdown_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
 def results_markdown(results: dict[str, Any]) -> str:
     """The ``results.md`` document: what was evaluated, the score table, each protocol."""
     adapter = f" + adapter `{results['adapter']}`" if results.get("adapter") else ""
+    settings = results["settings"]
+    sampled = (f", {settings['samples']} samples per question (temperature "
+               f"{settings.get('temperature')}, top-p {settings.get('top_p')})"
+               if settings.get("samples") else "")
     parts = [
         f"# Evaluation of `{results['model']}`{adapter}",
         "",
-        f"lm-eval {results['lm_eval_version']}, {results['created']}, "
-        f"limit {results['settings'].get('limit')}",
+        f"lm-eval {results['lm_eval_version']}, {results['created']}, backend "
+        f"{settings.get('backend', 'hf')}, limit {settings.get('limit')}{sampled}",
         "",
         markdown_table(RESULT_HEADER, results_rows(results)),
         "",
-        "Protocols:",
+        "Protocols (with the generation cap and decoding this run used):",
         "",
     ]
-    parts += [f"- `{task}`: {entry['protocol'] or 'lm-eval built-in'}"
+    parts += [f"- `{task}`: {entry['protocol'] or 'lm-eval built-in'} "
+              f"(cap {entry.get('max_gen_toks')}, {entry.get('decoding')})"
               for task, entry in results["tasks"].items()]
     return "\n".join(parts) + "\n"
 

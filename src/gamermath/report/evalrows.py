@@ -1,9 +1,10 @@
 """Eval scores of runs beside published baselines, as rows for the report's table and plot.
 
 Baselines and the protocol rule come from ``gamermath.evaluation.baselines``: every
-published score of the benchmark a task measures is shown, and only one measured under the
-task's own protocol is marked comparable ("same protocol"); the others say "different
-protocol" and are never ranked against the run.
+published score of the benchmark a task measures is shown; ``comparison`` says whether it
+was measured under the task's own protocol ("same protocol") or not ("different
+protocol"), and ``verdict`` whether it is ranked against the run (only when shots,
+decoding, generation cap and enough questions match too) or why not.
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ def eval_rows(runs: Sequence[RunData]) -> list[dict[str, Any]]:
                 "protocol": str(info.get("protocol", "?")), "shots": info.get("num_fewshot"),
                 "n": info.get("n"), "metric": metric, "percent": 100 * value,
                 "stderr": None if stderr is None else 100 * stderr,
-                "comparison": "", "source": str(run.eval_results.get("model", "")),
+                "comparison": "", "verdict": "",
+                "source": str(run.eval_results.get("model", "")),
             })
             for c in comparisons:
                 if c.task != task:
@@ -86,10 +88,11 @@ def eval_rows(runs: Sequence[RunData]) -> list[dict[str, Any]]:
                 base = c.baseline
                 rows.append({
                     "kind": "baseline", "who": base.model, "task": task,
-                    "protocol": base.protocol, "shots": base.shots, "n": None,
+                    "protocol": base.protocol, "shots": base.shots, "n": base.n or None,
                     "metric": "published", "percent": float(base.score), "stderr": None,
                     "comparison": ("same protocol" if c.same_protocol
                                    else "different protocol"),
+                    "verdict": c.verdict,
                     "source": base.source,
                 })
     return rows
