@@ -150,6 +150,7 @@ def test_eval_results_sit_beside_baselines(run_dir, tmp_path):
     assert "25.00%" in text and "90.00%" not in text
     # the paper's own score under the same protocol, other GSM8K scores marked as not comparable
     assert "73.69%" in text and "same protocol" in text and "different protocol" in text
+    assert "not ranked" in text  # each baseline says whether and why it is ranked
 
 
 def test_not_a_run_directory_is_one_line_error(tmp_path):

@@ -79,6 +79,12 @@ def _run_summary(run: RunData) -> str:
     return f"<h3>{escape(run.name)}</h3><table>{body}</table>"
 
 
+def _comparison(row: dict[str, Any]) -> str:
+    """``same protocol: within ...`` / ``different protocol: not ranked: ...``."""
+    parts = [row.get("comparison", ""), row.get("verdict", "")]
+    return ": ".join(p for p in parts if p)
+
+
 def _eval_table(rows: Sequence[dict[str, Any]]) -> str:
     if not rows:
         return ('<p class="muted">No eval/results.json in these runs '
@@ -95,7 +101,7 @@ def _eval_table(rows: Sequence[dict[str, Any]]) -> str:
             f"<td>{escape(r['task'])}</td><td>{escape(r['protocol'])}</td>"
             f"<td>{escape(_fmt(r.get('shots')))}</td><td>{escape(_fmt(r.get('n')))}</td>"
             f"<td>{escape(r['metric'])}</td><td class=num>{score}</td>"
-            f"<td>{escape(r.get('comparison', ''))}</td>"
+            f"<td>{escape(_comparison(r))}</td>"
             f"<td>{escape(str(r.get('source', '')))}</td></tr>"
         )
     return f"<table>{head}{''.join(body)}</table>"
