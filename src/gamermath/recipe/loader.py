@@ -441,8 +441,28 @@ def check_names(recipe: Recipe) -> None:
                                  f"column(s) {', '.join(missing)}, which dataset "
                                  f"'{spec.dataset}' does not have (it has: "
                                  f"{', '.join(dataset.columns)})")
+    check_metric(w, recipe, rewards)
     with _naming(w, "[model].source"):
         find_source(recipe.model.source)
+
+
+def check_metric(w: _Where, recipe: Recipe, rewards: list) -> None:
+    """``[eval] metric``: an installed reward, its options, and columns the held-out rows have."""
+    from gamermath import plugins
+    from gamermath.rewards.options import resolve_options
+
+    if not recipe.eval.heldout:
+        return
+    with _naming(w, "[eval].metric"):
+        metric = plugins.get("reward", recipe.eval.metric)
+    with _naming(w, "[eval].metric_options"):
+        merged = resolve_options(metric, recipe.eval.metric_options)
+    check_reward_options(w, "[eval].metric", metric, recipe.eval.metric_options, merged)
+    dataset = plugins.get("dataset", recipe.data.dataset)
+    missing = [c for c in metric.columns if c not in dataset.columns]
+    if missing:
+        raise w.fail("[eval].metric", f"reward '{metric.name}' needs the column(s) "
+                     f"{', '.join(missing)}, which dataset '{recipe.data.dataset}' does not have")
 
 
 def check_reward_options(
