@@ -74,6 +74,8 @@ class HackingAlarm:
     window: int = 0
     #: evaluations the run is planned to make (sets ``m``; the actual count if larger)
     planned: int = 0
+    #: the step the run will end at when it ends before its schedule (``[grpo] stop_at_step``)
+    last_step: int | None = None
     history: list[Evaluation] = field(default_factory=list)
 
     def threshold(self) -> float:

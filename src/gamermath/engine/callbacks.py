@@ -216,7 +216,8 @@ class HeldoutCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         if self.alarm is not None and self.every:
-            self.alarm.planned = planned_evaluations(state.max_steps, self.every)
+            steps = min(state.max_steps, self.alarm.last_step or state.max_steps)
+            self.alarm.planned = planned_evaluations(steps, self.every)
         if self.at_start:
             self.evaluate(state, model)
 

@@ -446,7 +446,7 @@ def _grpo_stage(recipe, run, model, tokenizer, train_set, evaluator, resume, con
             spec = recipe.eval
             alarm = HackingAlarm(alpha=spec.alarm_alpha,
                                  min_reward_rise=spec.alarm_min_reward_rise,
-                                 window=spec.alarm_window)
+                                 window=spec.alarm_window, last_step=recipe.grpo.stop_at_step)
             for row in run.metrics_rows():  # a resumed run keeps its alarm history
                 if row.get("stage") != "grpo":
                     continue
