@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gamermath.engine.scored_text import ScoredText
+from gamermath.engine.stops import StopSequences
 from gamermath.errors import GmrError
 from gamermath.recipe import Recipe
 from gamermath.run_dir import RunDir, read_jsonl
@@ -182,10 +184,11 @@ def open_run(recipe: Recipe, resume: bool = False, force: bool = False) -> RunDi
 
 @dataclass
 class Scoring:
-    """How a run reads completions: stop sequences, template-opened think, held-out metric."""
+    """How a run reads completions: stop sequences, the ``<think>`` its chat template opens
+    (both in ``scored_text``), its chat-template arguments, the template's answer line."""
 
-    stops: Any
-    scored_text: Any
+    stops: StopSequences
+    scored_text: ScoredText
     chat_template_kwargs: dict[str, Any]
     answer_line: str
 
@@ -193,7 +196,6 @@ class Scoring:
 def run_scoring(recipe: Recipe, tokenizer: Any, chat_prompts: bool) -> Scoring:
     """The stop sequences and the ``<think>`` opening (chat prompts only) of a run."""
     from gamermath import plugins
-    from gamermath.engine.scored_text import ScoredText
     from gamermath.engine.stops import template_stops
     from gamermath.engine.think import opened_in_prompt
 
