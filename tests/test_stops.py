@@ -104,7 +104,7 @@ def test_rewards_read_the_text_before_the_stop():
     got: list[list[str]] = []
 
     def reward(prompts=None, completions=None, completion_ids=None, **kwargs):
-        got.append(list(completions))
+        got.append(completions)
         return [float("####" in c) for c in completions]
 
     view = ScoredText(StopSequences(("\nQuestion:",)))
