@@ -211,3 +211,28 @@ def test_stop_at_step_ends_training_without_touching_the_schedule():
     card = load_recipe(REPO / "recipes" / "qwen3.5-0.8b-sft-grpo.toml")
     assert card.grpo.stop_at_step == 15900 and card.grpo.trl["num_train_epochs"] == 3
     assert card.grpo.trl["max_steps"] == -1  # the schedule spans the three epochs
+
+
+def test_the_card_warms_up_with_its_sft_system_prompt_and_think_targets(tmp_path):
+    from gamermath.data.samples import write_sample_data
+    from gamermath.data.sft import sft_pairs
+
+    data = write_sample_data(tmp_path)
+    card = load_recipe(REPO / "recipes" / "qwen3.5-0.8b-sft-grpo.toml",
+                       [f'data.data_dir="{data}"'])
+    spec = card.sft_data()
+    assert spec.template == "qwen3.5-card-sft" and spec.limit == 3558
+    pair = sft_pairs(spec)[0]
+    assert pair["prompt"][0]["content"] == QWEN35_CARD_SFT_SYSTEM_PROMPT
+    assert pair["completion"][0]["content"] == (
+        "<think>\nEach box has 4 pens, so 3 boxes hold 3*4=12 pens.\n</think>\n#### 12")
+    assert card.sft.trl["completion_only_loss"] is False  # the loss covers the whole chat
+
+
+def test_an_empty_stop_sequence_is_refused(tmp_path):
+    recipe = tmp_path / "s.toml"
+    recipe.write_text('[model]\nsource = "x"\n[data]\ndataset = "arith"\nstop = ["\\n", ""]\n'
+                      '[[rewards]]\nname = "exact-answer"\n')
+    done = gmr("recipe", "check", "--no-trl", str(recipe))
+    assert done.returncode == 2
+    assert "[data].stop must not contain an empty string" in done.stderr
