@@ -42,14 +42,10 @@ import subprocess
 import sys
 import tempfile
 import threading
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER_RECIPE = REPO / "recipes" / "youronmath-paper.toml"
@@ -587,7 +583,7 @@ def main(argv: list[str] | None = None) -> int:
         model_dir = build_model(settings, work / "model", args.smoke)
         result: dict[str, Any] = {
             "mode": "CPU smoke test" if args.smoke else "GPU",
-            "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "device": device,
             "recipe": settings.get("_recipe_path", ""),
             "steps": args.steps, "warmup": args.warmup,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from gamermath.engine.heldout import HackingAlarm, score_completion, slope
+from gamermath.engine.heldout import score_completion
 from gamermath.run_dir import RunDir, read_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
@@ -265,20 +265,6 @@ def test_torchrun_two_cpu_processes(tiny_model, tmp_path):
     grpo = [r for r in read_jsonl(run_dir / "metrics.jsonl")
             if r["stage"] == "grpo" and "reward" in r]
     assert [r["step"] for r in grpo] == [1, 2]
-
-
-def test_alarm_rises_only_when_reward_up_and_accuracy_down():
-    assert slope([0, 1, 2]) == pytest.approx(1.0) and slope([3]) == 0.0
-    alarm = HackingAlarm(window=3)
-    assert alarm.add(10, 0.2, 0.30) == {}
-    assert alarm.add(20, 0.4, 0.32) == {}
-    healthy = alarm.add(30, 0.6, 0.35)
-    assert healthy["alarm/reward_hacking"] is False
-    alarm.add(40, 0.8, 0.30)
-    hacked = alarm.add(50, 1.0, 0.20)
-    assert hacked["alarm/reward_hacking"] is True
-    assert hacked["alarm/reward_slope"] > 0 > hacked["alarm/accuracy_slope"]
-    assert alarm.add(60, None, 0.1) == {}  # no training reward yet: no point
 
 
 def test_heldout_scoring_uses_the_task_metric():

@@ -245,10 +245,10 @@ def test_cli_plan_verdicts_and_advice(tmp_path):
 def test_shipped_paper_recipe_plans_offline():
     est = planner.plan_recipe("youronmath-paper")
     assert est.architecture.name == "Qwen2.5-Math-1.5B"
-    # [data] shots = 2: the question plus two worked examples
-    assert est.shape.prompt_tokens == planner.DEFAULT_PROMPT_TOKENS + 2 * planner.TOKENS_PER_SHOT
+    # the paper's limits: prompts cut to their last 128 tokens, completions of 150
+    assert est.shape.prompt_tokens == 128 and est.shape.completion_tokens == 150
     assert est.shape.per_device_train_batch_size == 1 and est.shape.generation_batch == 4
-    assert est.shape.gradient_checkpointing and est.shape.completion_tokens == 256
+    assert not est.shape.gradient_checkpointing  # the released code does not turn it on
     assert est.peak_total < 8 * planner.GIB  # the issue's goal for the paper's settings
     longer = planner.plan_recipe("youronmath-paper", overrides=("grpo.max_completion_length=512",))
     assert longer.shape.completion_tokens == 512 and longer.peak_tensors > est.peak_tensors
@@ -260,3 +260,21 @@ def test_sft_stage_has_no_generation_and_scores_every_token():
     b = est.shape.per_device_train_batch_size * est.shape.sequence_tokens
     assert est.training["completion hidden states + fp32 grad"] == (
         b * est.architecture.hidden_size * (est.shape.dtype_bytes + 4))
+
+
+def test_kl_reference_after_sft_is_a_frozen_adapter_copy():
+    """TRL >= 0.27 keeps the SFT adapter as a frozen "ref" adapter: one more set of LoRA
+    weights, no gradients or moments; a recipe without SFT pays nothing for the reference."""
+    from pathlib import Path
+
+    from gamermath.planner import plan
+    from gamermath.recipe import load_recipe
+
+    recipes = Path(__file__).resolve().parents[1] / "recipes"
+    card = plan(load_recipe(recipes / "qwen3.5-0.8b-sft-grpo.toml", check_plugins=False))
+    copy = card.resident["reference adapter copy (fp32)"]
+    assert copy == card.resident["LoRA weights (fp32)"] > 0
+    no_kl = plan(load_recipe(recipes / "qwen3.5-0.8b-sft-grpo.toml", ["grpo.beta=0"],
+                             check_plugins=False))
+    assert not any("reference" in k for k in no_kl.resident)
+    assert card.peak_tensors - no_kl.peak_tensors == copy

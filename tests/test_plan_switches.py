@@ -75,8 +75,9 @@ def test_continuous_batching_cache_is_sized_for_one_generation_batch(tmp_path):
     recipe = load_recipe(PAPER, ["grpo.preset=paged"], check_plugins=False)
     args = trainer_args(recipe, "grpo", str(tmp_path))
     config = args["transformers_continuous_batching_config"]
-    # 4 sequences of 640 + 256 tokens in pages of 256: 4 pages each
-    assert config == {"num_blocks": 16, "max_batch_tokens": 4 * 896,
+    # the paper's 4 sequences of 128 prompt + 150 completion tokens in pages of 256: 2 each
+    assert (recipe.grpo.max_prompt_length, recipe.completion_tokens()) == (128, 150)
+    assert config == {"num_blocks": 8, "max_batch_tokens": 4 * 278,
                       "max_requests_per_batch": 4}
     args.update(use_cpu=True, bf16=False)
     assert make_config(recipe, "grpo", args).use_transformers_continuous_batching
@@ -91,7 +92,7 @@ def test_continuous_batching_cache_is_sized_for_one_generation_batch(tmp_path):
 def test_the_planner_reads_every_switch_from_the_recipe():
     recipe = load_recipe(PAPER, [
         "grpo.preset=vllm-colocate", "grpo.vllm_gpu_memory_utilization=0.45",
-        "grpo.use_liger_kernel=true",
+        "grpo.use_liger_kernel=true", "grpo.gradient_checkpointing=true",
         "grpo.gradient_checkpointing_kwargs={offload=true, every_n_layers=2}",
         "model.load_in_4bit=true"], check_plugins=False)
     shape = planner.shape_from_recipe(recipe)
@@ -107,7 +108,8 @@ def test_activation_checkpointing_beats_its_deprecated_alias_in_plan_and_trl(tmp
     """transformers 5 reads activation_checkpointing first: so must the planner."""
     from gamermath.engine.trl_config import make_config, trainer_args
 
-    recipe = load_recipe(PAPER, ["grpo.activation_checkpointing=false"], check_plugins=False)
+    recipe = load_recipe(PAPER, ["grpo.gradient_checkpointing=true",
+                                 "grpo.activation_checkpointing=false"], check_plugins=False)
     assert recipe.grpo.trl["gradient_checkpointing"] is True
     args = trainer_args(recipe, "grpo", str(tmp_path))
     args.update(use_cpu=True, bf16=False)
@@ -154,7 +156,9 @@ def test_switches_that_need_cuda_are_refused_without_it():
                          ("grpo.preset=low-memory",
                           "[grpo].gradient_checkpointing_kwargs.offload"),
                          ("model.load_in_4bit=true", "[model].load_in_4bit")):
-        recipe = load_recipe(PAPER, [setting], check_plugins=False)
+        # the paper recipe turns checkpointing off, and offload needs it on
+        recipe = load_recipe(PAPER, [setting, "grpo.gradient_checkpointing=true"],
+                             check_plugins=False)
         with pytest.raises(GmrError, match=key.replace("[", r"\[").replace("]", r"\]")):
             switches.check_switch_device(recipe, cuda=False)
         switches.check_switch_device(recipe, cuda=True)

@@ -53,6 +53,9 @@ def register_templates(register: Callable[[PromptTemplate], None]) -> None:
 
     Call ``register(PromptTemplate(name=..., render=fn, description=..., shots=k))``.
     ``fn(row, shots, options)`` returns a plain-text prompt or a list of chat messages.
+    Optionally ``stop=("\nQuestion:",)`` (where a completion ends), ``answer_line=REGEX``
+    (the answer line the held-out format rate counts) and ``exemplars=(...)`` with
+    ``shot_draw`` (a fixed few-shot pool instead of the dataset's train split).
     """
 
 

@@ -19,9 +19,12 @@ Always resident
   parameter, so ``T x (4 + 4 + 2 x 4) = 16 T`` bytes. No separate fp32 master copy exists
   because the trainable weights already are fp32. Full fine-tuning (no ``[lora]``):
   ``P x (b + b + 2 b)``.
-- reference model: with PEFT, TRL computes reference log-probs with the adapters disabled on
-  the same model (``GRPOTrainer.__init__``: ``ref_model = None`` when the model is a PEFT
-  model), so ``beta > 0`` costs no weights; without PEFT it loads a second copy, ``P x b``.
+- reference model: with PEFT and a fresh adapter, TRL computes reference log-probs with the
+  adapters disabled on the same model (``GRPOTrainer.__init__``: ``ref_model = None`` for a
+  PEFT model), so ``beta > 0`` costs no weights. When GRPO continues an adapter that SFT
+  trained, TRL >= 0.27 keeps a frozen copy of it as a second adapter named ``ref`` (the KL
+  reference is the SFT model): ``T`` more adapter weights, no gradients or moments. Without
+  PEFT it loads a second copy of the model, ``P x b``.
 
 Phase peaks (the step's peak is resident + the largest phase)
 
@@ -476,6 +479,8 @@ class TrainingShape:
     completion_tokens: int = 512
     gradient_checkpointing: bool = True
     beta: float = 0.0
+    #: GRPO continues an adapter SFT trained: with beta > 0 TRL keeps a frozen "ref" copy
+    pretrained_adapter: bool = False
     #: False for SFT: no generation phase, every token is scored
     generates: bool = True
     #: checkpointing keeps its saved layer inputs in pinned host memory (``offload``)
@@ -779,7 +784,13 @@ def estimate(arch: Architecture, shape: TrainingShape, card_bytes: int | None = 
         if shape.beta > 0:
             resident["reference model"] = params * b
     if shape.beta > 0 and shape.lora_rank is not None:
-        notes.append("beta > 0: the reference is the base model with adapters disabled (no copy)")
+        if shape.pretrained_adapter:
+            resident[f"reference adapter copy ({kind})"] = trainable * lb
+            notes.append("beta > 0 after SFT: TRL keeps a frozen copy of the SFT adapter as the "
+                         "KL reference")
+        else:
+            notes.append("beta > 0: the reference is the base model with adapters disabled "
+                         "(no copy)")
 
     # generation: everything G sequences need at once
     vllm_training: dict[str, int] = {}
@@ -899,6 +910,7 @@ def shape_from_recipe(recipe: Recipe, stage: str = "grpo") -> TrainingShape:
         completion_tokens=completion,
         gradient_checkpointing=checkpointing,
         beta=float(train.get("beta") or 0.0) if stage == "grpo" else 0.0,
+        pretrained_adapter=stage == "grpo" and recipe.sft_enabled,
         generates=generates,
         offload_activations=switches.offloads(train),
         checkpoint_every_n_layers=switches.every_n_layers(train),

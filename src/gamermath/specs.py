@@ -79,15 +79,33 @@ class Dataset:
 RenderFn = Callable[[Mapping[str, Any], "list[Mapping[str, Any]]", Mapping[str, Any]], Any]
 
 
+#: The answer line most templates ask for: ``#### 42`` (GSM8K's own format).
+HASH_ANSWER_LINE = r"####[ \t]*(?:\$[ \t]*)?-?\d"
+
+
 @dataclass(frozen=True)
 class PromptTemplate:
-    """A named way of turning a dataset row into a prompt."""
+    """A named way of turning a dataset row into a prompt.
+
+    ``stop``: sequences that end a completion (a base model that answered a few-shot prompt
+    goes on inventing ``Question: ...`` blocks); GRPO generation, held-out evaluation and
+    reward scoring all cut the completion at the first one. ``answer_line``: a regular
+    expression for the answer line this template asks for, which the held-out format rate
+    counts. ``exemplars``: a fixed pool of worked examples (rows with ``question``,
+    ``reasoning``, ``answer``) to draw few-shot examples from instead of the dataset's train
+    split; ``shot_draw`` is ``"per-row"`` (a fresh draw for every prompt) or ``"per-run"``
+    (one draw shared by every prompt of a run).
+    """
 
     name: str
     render: RenderFn
     description: str
     shots: int = 0
     options: Mapping[str, Any] = field(default_factory=dict)
+    stop: tuple[str, ...] = ()
+    answer_line: str = HASH_ANSWER_LINE
+    exemplars: tuple[Mapping[str, Any], ...] = ()
+    shot_draw: str = "per-row"
     plugin: str = ""
     plugin_version: str = ""
 

@@ -57,9 +57,16 @@ def make_tokenizer(vocab_size: int = 400):
 
 
 def make_tiny_model(
-    path: str | Path, hidden_size: int = 64, layers: int = 2, seed: int = 0
+    path: str | Path, hidden_size: int = 64, layers: int = 2, seed: int = 0,
+    initializer_range: float = 0.02,
 ) -> Path:
-    """Write a random Qwen2-architecture model and its tokenizer to ``path``; return it."""
+    """Write a random Qwen2-architecture model and its tokenizer to ``path``; return it.
+
+    With the default ``initializer_range`` its next-token distributions are nearly flat
+    (tied embeddings of norm ~0.16 bound every logit), so sampling looks uniform whatever a
+    LoRA adapter learns; a larger one (e.g. 0.5) gives peaked distributions that training
+    can move.
+    """
     import torch
     from transformers import AutoModelForCausalLM, GenerationConfig, Qwen2Config
 
@@ -77,6 +84,7 @@ def make_tiny_model(
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=None,
+        initializer_range=initializer_range,
     )
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)

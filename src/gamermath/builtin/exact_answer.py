@@ -3,8 +3,11 @@
 Gold (column ``answer``) is a GSM8K answer field (``... #### 1,080``) or a bare number. The
 prediction is the number after the last ``####``, else in the last ``\\boxed{}``, else after
 "the answer is"; option ``last_number_fallback`` (default false: it rewards rambling) also
-accepts the last number in the text. Numbers are compared exactly after normalising ``1,080``,
-``$``, ``%``, units, Unicode minus and ``18.00`` (see ``gamermath.rewards.answers``).
+accepts the last number in the text. Option ``hash_position = "first"`` reads the number on
+the line of the *first* ``####`` instead (YouronMath's and the Qwen3.5 card's training code
+do), falling back as above when there is no ``####``. Numbers are compared exactly after
+normalising ``1,080``, ``$``, ``%``, units, Unicode minus and ``18.00`` (see
+``gamermath.rewards.answers``).
 """
 
 from __future__ import annotations
@@ -13,13 +16,40 @@ from collections.abc import Hashable, Mapping
 from typing import Any
 
 from gamermath.hookspecs import hookimpl
-from gamermath.specs import Reward
+from gamermath.specs import OptionError, Reward
+
+HASH_POSITIONS = ("last", "first")
+
+
+def first_hash_number(completion: str) -> str | None:
+    """The first number on the line of the first ``####``, canonical (None: no ``####`` or
+    no number on its line)."""
+    from gamermath.rewards.answers import first_number, format_number
+
+    index = completion.find("####")
+    if index < 0:
+        return None
+    value = first_number(completion[index + 4 :].split("\n", 1)[0])
+    return None if value is None else format_number(value)
+
+
+def check_options(options: Mapping[str, Any]) -> None:
+    """``hash_position`` is "last" or "first"."""
+    if options.get("hash_position", "last") not in HASH_POSITIONS:
+        raise OptionError("hash_position", f"must be one of {', '.join(HASH_POSITIONS)}, got "
+                          f"'{options.get('hash_position')}'")
 
 
 def _pred_and_gold(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any]):
     from gamermath.rewards.answers import extract_final_number, format_number, gold_number
 
-    pred = extract_final_number(completion, bool(options["last_number_fallback"]))
+    pred = None
+    if options.get("hash_position") == "first" and isinstance(completion, str):
+        pred = first_hash_number(completion)
+        if pred is None and "####" in completion:  # a #### line without a number: no answer
+            return None, None
+    if pred is None:
+        pred = extract_final_number(completion, bool(options["last_number_fallback"]))
     gold = gold_number(str(columns["answer"]))
     return pred, None if gold is None else format_number(gold)
 
@@ -50,8 +80,9 @@ def register_rewards(register):
             description="1 if the final number (#### / \\boxed / 'the answer is') equals the gold",
             columns=("answer",),
             output_range=(0.0, 1.0),
-            options={"last_number_fallback": False},
+            options={"last_number_fallback": False, "hash_position": "last"},
             timeout=2.0,
             cache_key=cache_key,
+            check_options=check_options,
         )
     )

@@ -26,10 +26,11 @@ def list_datasets() -> None:
     ]
     print_table("datasets", ("name", "package", "splits", "description"), rows)
     rows = [
-        (t.name, f"{t.plugin} {t.plugin_version}", t.description)
+        (t.name, f"{t.plugin} {t.plugin_version}", ", ".join(map(repr, t.stop)) or "-",
+         t.description)
         for t in sorted(registry.registry("template").values(), key=lambda t: t.name)
     ]
-    print_table("prompt templates", ("name", "package", "description"), rows)
+    print_table("prompt templates", ("name", "package", "stops at", "description"), rows)
 
 
 def parse_options(pairs: tuple[str, ...]) -> dict[str, Any]:

@@ -146,10 +146,33 @@ def check(recipe_file: str, overrides: tuple[str, ...], no_trl: bool) -> None:
 @click.argument("recipe_file", metavar="FILE", type=click.Path(dir_okay=False))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
 @click.option("--plain", is_flag=True, help="No comments saying where defaults came from.")
-def show(recipe_file: str, overrides: tuple[str, ...], plain: bool) -> None:
-    """Print FILE resolved: every value, TRL's own defaults included, each default labelled."""
-    loaded = load_recipe(recipe_file, overrides)
-    click.echo(loaded.to_toml(annotate=not plain), nl=False)
+@click.option("--sources", is_flag=True,
+              help="Print the fidelity table instead: each setting's source value, where the "
+              "source says it, and the value this recipe uses (recipes/sources/NAME.toml).")
+@click.option("--write-comment", is_flag=True,
+              help="With --sources: rewrite the table in FILE's header comment.")
+def show(recipe_file: str, overrides: tuple[str, ...], plain: bool, sources: bool,
+         write_comment: bool) -> None:
+    """Print FILE resolved: every value, TRL's own defaults included, each default labelled.
+
+    FILE may also name a shipped recipe (youronmath-paper).
+    """
+    from gamermath.planner import find_recipe
+
+    loaded = load_recipe(find_recipe(recipe_file), overrides)
+    if not sources:
+        if write_comment:
+            raise GmrError("--write-comment needs --sources")
+        click.echo(loaded.to_toml(annotate=not plain), nl=False)
+        return
+    from gamermath.recipe.sources import load_table, table_markdown, write_comment_block
+
+    table = load_table(loaded.path)
+    if write_comment:
+        changed = write_comment_block(loaded, table)
+        click.echo(f"{loaded.path}: fidelity comment {'rewritten' if changed else 'up to date'}")
+        return
+    click.echo(table_markdown(loaded, table), nl=False)
 
 
 @recipe.command("keys")

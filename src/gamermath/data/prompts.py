@@ -50,11 +50,37 @@ def draw_shots(
     return drawn
 
 
+#: How a template with fixed exemplars picks ``k`` of them (``PromptTemplate.shot_draw``).
+SHOT_DRAWS = ("per-row", "per-run", "first")
+
+
+def draw_from_exemplars(
+    rows: list[dict[str, Any]], exemplars: list[dict[str, Any]], k: int, seed: int, draw: str
+) -> list[list[dict[str, Any]]]:
+    """``k`` of a template's fixed exemplars for each row.
+
+    ``per-row``: a seeded draw per row; ``per-run``: one seeded draw shared by every row;
+    ``first``: the first ``k`` in their published order.
+    """
+    if k <= 0:
+        return [[] for _ in rows]
+    if k > len(exemplars):
+        raise GmrError(f"only {len(exemplars)} exemplars available, {k} asked for")
+    if draw not in SHOT_DRAWS:
+        raise GmrError(f"unknown shot_draw '{draw}'; known: {', '.join(SHOT_DRAWS)}")
+    rng = random.Random(seed)
+    if draw == "per-row":
+        return [rng.sample(exemplars, k) for _ in rows]
+    shared = exemplars[:k] if draw == "first" else rng.sample(exemplars, k)
+    return [list(shared) for _ in rows]
+
+
 def render_prompts(spec: DataSpec, seed: int = 0) -> list[dict[str, Any]]:
     """Rows of ``spec.split`` with a ``prompt`` column rendered by ``spec.template``.
 
     ``spec.limit`` keeps the first N rows; ``spec.shots`` overrides the template's few-shot
-    count; few-shot examples are drawn with ``seed``.
+    count; few-shot examples are drawn with ``seed``, from the template's own exemplars
+    when it has some, else from the dataset's train (or dev) split.
     """
     template = plugins.get("template", spec.template)
     tmpl_options = merge_options("template", spec.template, template.options,
@@ -63,10 +89,15 @@ def render_prompts(spec: DataSpec, seed: int = 0) -> list[dict[str, Any]]:
     if spec.limit is not None:
         rows = rows[: max(spec.limit, 0)]
     k = template.shots if spec.shots is None else spec.shots
-    pool: list[dict[str, Any]] = []
-    if k > 0:
-        pool = load_rows(spec.dataset, fewshot_split(spec.dataset), spec.data_dir, spec.options)
-    shot_lists = draw_shots(rows, pool, k, seed)
+    if template.exemplars:
+        shot_lists = draw_from_exemplars(rows, [dict(e) for e in template.exemplars], k, seed,
+                                         template.shot_draw)
+    else:
+        pool: list[dict[str, Any]] = []
+        if k > 0:
+            pool = load_rows(spec.dataset, fewshot_split(spec.dataset), spec.data_dir,
+                             spec.options)
+        shot_lists = draw_shots(rows, pool, k, seed)
     return [
         {"prompt": template.render(row, examples, tmpl_options), **row}
         for row, examples in zip(rows, shot_lists, strict=True)

@@ -24,7 +24,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from gamermath.engine.heldout import HackingAlarm, HeldoutEvaluator
+from gamermath.engine.alarm import HackingAlarm, correct_from_text
+from gamermath.engine.heldout import HeldoutEvaluator
 from gamermath.rewards.completions import completion_text
 from gamermath.run_dir import RunDir
 
@@ -32,7 +33,7 @@ log = logging.getLogger("gamermath.engine")
 
 
 class RewardHackingWarning(UserWarning):
-    """Training reward rises while held-out accuracy falls (see ``HackingAlarm``)."""
+    """Held-out accuracy fell significantly while the training reward rose (``HackingAlarm``)."""
 
 #: Logs the Trainer writes once at the end of ``train()``, not per step.
 SUMMARY_KEYS = ("train_runtime", "train_samples_per_second")
@@ -203,22 +204,20 @@ class HeldoutCallback(TrainerCallback):
             reward = sum(self.rewards) / len(self.rewards) if self.rewards else None
             if reward is not None:
                 row["heldout/train_reward"] = reward
-            row.update(self.alarm.add(state.global_step, reward, metrics["heldout/accuracy"]))
+            correct = correct_from_text(metrics["heldout/correct"])
+            row.update(self.alarm.add(state.global_step, reward, correct))
             if row.get("alarm/reward_hacking"):
-                warnings.warn(
-                    f"reward-hacking alarm at {self.stage} step {state.global_step}: training "
-                    f"reward rising (slope {row['alarm/reward_slope']:+.3f}) while held-out "
-                    f"accuracy falls (slope {row['alarm/accuracy_slope']:+.3f}) over the last "
-                    f"{self.alarm.window} evaluations",
-                    RewardHackingWarning,
-                    stacklevel=1,
-                )
+                warnings.warn(alarm_message(self.stage, state.global_step, row),
+                              RewardHackingWarning, stacklevel=1)
         self.rewards.clear()
         self.run.append(self.run.metrics, row)
         self.results.append(row)
         self.last_step = state.global_step
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
+        if self.alarm is not None and self.every:
+            steps = min(state.max_steps, self.alarm.last_step or state.max_steps)
+            self.alarm.planned = planned_evaluations(steps, self.every)
         if self.at_start:
             self.evaluate(state, model)
 
@@ -227,6 +226,8 @@ class HeldoutCallback(TrainerCallback):
             return
         if logs.get("reward") is not None:
             self.rewards.append(float(logs["reward"]))
+            if self.alarm is not None:
+                self.alarm.log_reward(float(logs["reward"]))
         step = state.global_step
         if self.every and step % self.every == 0 and step != self.last_step:
             self.evaluate(state, model)
@@ -234,6 +235,22 @@ class HeldoutCallback(TrainerCallback):
     def on_train_end(self, args, state, control, model=None, **kwargs):
         if self.at_end and state.global_step != self.last_step:
             self.evaluate(state, model)
+
+
+def planned_evaluations(max_steps: int, every: int) -> int:
+    """Held-out evaluations a stage of ``max_steps`` makes: at 0, every ``every``, at the end."""
+    return max_steps // every + 1 + (1 if max_steps % every else 0)
+
+
+def alarm_message(stage: str, step: int, row: dict[str, Any]) -> str:
+    """The reward-hacking warning: what fell, against which evaluation, how surprising."""
+    return (
+        f"reward-hacking alarm at {stage} step {step}: held-out accuracy fell by "
+        f"{row['alarm/accuracy_drop']:.1%} since step {row['alarm/reference_step']} "
+        f"({row['alarm/lost']} problems lost, {row['alarm/gained']} gained; one-sided "
+        f"p = {row['alarm/p_value']:.2g} <= {row['alarm/threshold']:.2g}) while the mean "
+        f"training reward rose by {row['alarm/reward_rise']:+.3f}"
+    )
 
 
 class RichProgressCallback(TrainerCallback):

@@ -1,80 +1,60 @@
-"""Held-out accuracy (the task metric, not the training reward) and the reward-hacking alarm.
+"""Held-out accuracy (the task metric, not the training reward), scored the recipe's way.
 
 ``HeldoutEvaluator`` generates greedily on a fixed slice of the test split and scores each
-completion with the task metric: the final number (``gamermath.rewards.answers``) equals
-the gold, and, separately, whether a ``#### N`` line is present (the format rate).
+completion as the training rewards read it (``gamermath.engine.scored_text``: cut at the
+template's stop sequences, after any ``<think>`` the chat template opened):
 
-``HackingAlarm`` watches the pairs (mean training reward since the previous evaluation,
-held-out accuracy). Over the last ``window`` evaluations it fits a least-squares line to
-each; when the reward's slope is positive and the accuracy's slope is negative, the policy
-is earning more reward while solving fewer held-out problems: the alarm is raised.
+- accuracy: the ``[eval] metric`` reward (``gamermath.engine.heldout_metric``) gives the
+  completion its maximum; without a metric, the final number equals the gold
+  (``gamermath.rewards.answers``);
+- format rate: the template's own answer line (``PromptTemplate.answer_line``) is present.
+
+Per-problem results go into the metrics row as ``heldout/correct`` (``"0110..."``), which
+the reward-hacking alarm (``gamermath.engine.alarm``) compares between evaluations.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from gamermath.engine.alarm import correct_to_text
+from gamermath.engine.scored_text import ScoredText
+from gamermath.engine.stops import stopping_criteria
 from gamermath.rewards.answers import extract_final_number, numbers_equal
+from gamermath.specs import HASH_ANSWER_LINE
 
-FORMAT_LINE = re.compile(r"####[ \t]*+(?:\$[ \t]*+)?-?\d")
+FORMAT_LINE = re.compile(HASH_ANSWER_LINE)
+
+#: ``metric(texts, rows) -> [correct, ...]``: held-out correctness for a batch.
+Metric = Callable[[list[str], list[Mapping[str, Any]]], list[bool]]
 
 
-def has_answer_line(text: str) -> bool:
-    """Whether a completion gives its answer as ``#### N``."""
-    return bool(FORMAT_LINE.search(text))
+def has_answer_line(text: str, pattern: re.Pattern[str] = FORMAT_LINE) -> bool:
+    """Whether a completion gives its answer on the template's answer line (``#### N``)."""
+    return bool(pattern.search(text))
 
 
 def score_completion(text: str, gold: str) -> tuple[bool, bool]:
-    """``(correct, formatted)`` for one completion against its gold answer."""
+    """``(correct, formatted)`` for one completion against its gold answer (GSM8K numbers)."""
     return numbers_equal(extract_final_number(text), str(gold)), has_answer_line(text)
 
 
-def slope(values: Sequence[float]) -> float:
-    """The least-squares slope of ``values`` against 0, 1, 2, ..."""
-    n = len(values)
-    if n < 2:
-        return 0.0
-    mean_x = (n - 1) / 2
-    mean_y = sum(values) / n
-    num = sum((i - mean_x) * (y - mean_y) for i, y in enumerate(values))
-    den = sum((i - mean_x) ** 2 for i in range(n))
-    return num / den
+def final_number_metric(texts: list[str], rows: list[Mapping[str, Any]]) -> list[bool]:
+    """The default metric: the final number equals the gold number."""
+    return [numbers_equal(extract_final_number(t), str(r["answer"]))
+            for t, r in zip(texts, rows, strict=True)]
 
 
-@dataclass
-class HackingAlarm:
-    """Raised when training reward rises while held-out accuracy falls over ``window`` points."""
-
-    window: int = 3
-    points: list[tuple[int, float, float]] = field(default_factory=list)
-
-    def add(self, step: int, reward: float | None, accuracy: float) -> dict[str, Any]:
-        """Record one evaluation; return the alarm fields for its metrics row."""
-        if reward is None:
-            return {}
-        self.points.append((step, float(reward), float(accuracy)))
-        recent = self.points[-self.window :]
-        if self.window < 2 or len(recent) < self.window:
-            return {}
-        reward_slope = slope([p[1] for p in recent])
-        accuracy_slope = slope([p[2] for p in recent])
-        raised = reward_slope > 0 and accuracy_slope < 0
-        return {
-            "alarm/reward_slope": reward_slope,
-            "alarm/accuracy_slope": accuracy_slope,
-            "alarm/reward_hacking": raised,
-        }
-
-
-def prompt_text(prompt: Any, tokenizer: Any) -> str:
+def prompt_text(prompt: Any, tokenizer: Any,
+                chat_template_kwargs: Mapping[str, Any] | None = None) -> str:
     """A prompt as the model sees it: chat messages through the chat template."""
     if isinstance(prompt, str):
         return prompt
     return tokenizer.apply_chat_template(
-        list(prompt), tokenize=False, add_generation_prompt=True
+        list(prompt), tokenize=False, add_generation_prompt=True,
+        **dict(chat_template_kwargs or {}),
     )
 
 
@@ -87,12 +67,20 @@ class HeldoutEvaluator:
         tokenizer: Any,
         max_new_tokens: int,
         batch_size: int = 16,
+        metric: Metric | None = None,
+        scored_text: ScoredText | None = None,
+        answer_line: str = HASH_ANSWER_LINE,
+        chat_template_kwargs: Mapping[str, Any] | None = None,
     ) -> None:
         self.rows = list(rows)
         self.tokenizer = tokenizer
         self.max_new_tokens = int(max_new_tokens)
         self.batch_size = max(1, int(batch_size))
-        self.texts = [prompt_text(r["prompt"], tokenizer) for r in self.rows]
+        self.metric = metric or final_number_metric
+        self.scored_text = scored_text or ScoredText()
+        self.answer_line = re.compile(answer_line)
+        self.texts = [prompt_text(r["prompt"], tokenizer, chat_template_kwargs)
+                      for r in self.rows]
         self.chat = bool(self.rows) and not isinstance(self.rows[0]["prompt"], str)
 
     def generate(self, model: Any) -> list[str]:
@@ -114,6 +102,8 @@ class HeldoutEvaluator:
                         batch, return_tensors="pt", padding=True,
                         add_special_tokens=not self.chat,
                     ).to(device)
+                    stops = self.scored_text.stops
+                    prompt_length = enc["input_ids"].shape[1]
                     out = model.generate(
                         **enc,
                         max_new_tokens=self.max_new_tokens,
@@ -122,6 +112,8 @@ class HeldoutEvaluator:
                         top_p=None,
                         top_k=None,
                         pad_token_id=tok.pad_token_id,
+                        stopping_criteria=stopping_criteria(stops, tok, prompt_length)
+                        if stops else None,
                     )
                     new = out[:, enc["input_ids"].shape[1] :]
                     outputs.extend(tok.batch_decode(new, skip_special_tokens=True))
@@ -131,17 +123,20 @@ class HeldoutEvaluator:
                 model.train()
         return outputs
 
-    def evaluate(self, model: Any) -> tuple[dict[str, float], list[str]]:
-        """``{"heldout/accuracy", "heldout/format_rate", "heldout/n"}`` and the completions."""
-        completions = self.generate(model)
-        correct = formatted = 0
-        for text, row in zip(completions, self.rows, strict=True):
-            ok, fmt = score_completion(text, row["answer"])
-            correct += ok
-            formatted += fmt
+    def evaluate(self, model: Any) -> tuple[dict[str, Any], list[str]]:
+        """``heldout/accuracy``, ``heldout/format_rate``, ``heldout/n``, ``heldout/correct``
+        (per problem, ``"0110..."``) and the completions as scored."""
+        return self.score(self.generate(model))
+
+    def score(self, generated: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
+        """The held-out metrics of generated completions (one per row, in order)."""
+        completions = [self.scored_text(c) for c in generated]
+        correct = self.metric(completions, self.rows) if self.rows else []
+        formatted = sum(has_answer_line(c, self.answer_line) for c in completions)
         n = len(self.rows)
         return {
-            "heldout/accuracy": correct / n if n else 0.0,
+            "heldout/accuracy": sum(correct) / n if n else 0.0,
             "heldout/format_rate": formatted / n if n else 0.0,
             "heldout/n": n,
+            "heldout/correct": correct_to_text(correct),
         }, completions

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gamermath.engine.scored_text import ScoredText
+from gamermath.engine.stops import StopSequences
 from gamermath.errors import GmrError
 from gamermath.recipe import Recipe
 from gamermath.run_dir import RunDir, read_jsonl
@@ -105,7 +107,7 @@ def check_reward_columns(recipe: Recipe, columns: list[str], where: str) -> None
             )
 
 
-def truncate_prompts(dataset, tokenizer, max_tokens: int):
+def truncate_prompts(dataset, tokenizer, max_tokens: int, chat_template_kwargs=None):
     """Keep only the last ``max_tokens`` tokens of longer prompts (TRL's former left truncation).
 
     A chat prompt is rendered through the chat template first and then truncated as text,
@@ -115,7 +117,7 @@ def truncate_prompts(dataset, tokenizer, max_tokens: int):
     from gamermath.engine.heldout import prompt_text
 
     def cut(row):
-        text = prompt_text(row["prompt"], tokenizer)
+        text = prompt_text(row["prompt"], tokenizer, chat_template_kwargs)
         ids = tokenizer(text, add_special_tokens=False)["input_ids"]
         if len(ids) <= max_tokens and isinstance(row["prompt"], str):
             return {"prompt": row["prompt"]}
@@ -180,10 +182,53 @@ def open_run(recipe: Recipe, resume: bool = False, force: bool = False) -> RunDi
     return run
 
 
+@dataclass
+class Scoring:
+    """How a run reads completions: stop sequences, the ``<think>`` its chat template opens
+    (both in ``scored_text``), its chat-template arguments, the template's answer line."""
+
+    stops: StopSequences
+    scored_text: ScoredText
+    chat_template_kwargs: dict[str, Any]
+    answer_line: str
+
+
+def run_scoring(recipe: Recipe, tokenizer: Any, chat_prompts: bool) -> Scoring:
+    """The stop sequences and the ``<think>`` opening (chat prompts only) of a run."""
+    from gamermath import plugins
+    from gamermath.engine.stops import template_stops
+    from gamermath.engine.think import opened_in_prompt
+
+    kwargs = recipe.grpo.trl.get("chat_template_kwargs") or {}
+    if isinstance(kwargs, str):  # TRL also takes it as a JSON string
+        import json
+
+        kwargs = json.loads(kwargs)
+    stops = template_stops(recipe.data.template, recipe.data.stop)
+    if stops and recipe.grpo.trl.get("mask_truncated_completions"):
+        raise GmrError(f"{recipe.path}: [grpo].mask_truncated_completions = true would drop "
+                       "every completion cut at a stop sequence (it ends without EOS); set it "
+                       "to false or set [data] stop = []")
+    opened = opened_in_prompt(tokenizer, kwargs) if chat_prompts else ""
+    answer_line = plugins.get("template", recipe.data.template).answer_line
+    return Scoring(stops, ScoredText(stops, opened), dict(kwargs), answer_line)
+
+
 def train(
-    recipe: Recipe, resume: bool = False, force: bool = False, console: Any = None
+    recipe: Recipe, resume: bool = False, force: bool = False, console: Any = None,
+    callbacks: dict[str, list] | None = None,
 ) -> TrainResult:
-    """Run a recipe end to end in ``recipe.run.output_dir``; return where the adapter is."""
+    """Run a recipe end to end in ``recipe.run.output_dir``; return where the adapter is.
+
+    ``callbacks`` adds trainer callbacks by stage (``{"sft": [...], "grpo": [...]}``).
+    """
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        return _train(recipe, resume, force, console, callbacks or {}, stack)
+
+
+def _train(recipe, resume, force, console, extra_callbacks, stack) -> TrainResult:
     rank, local_rank, world_size = world()
     run = open_run(recipe, resume, force)
 
@@ -220,6 +265,8 @@ def train(
     check_reward_columns(recipe, list(train_set.column_names), "training")
     if heldout_rows:
         check_reward_columns(recipe, list(heldout_rows[0]), "held-out")
+    chat_prompts = len(train_set) > 0 and not isinstance(train_set[0]["prompt"], str)
+    scoring = run_scoring(recipe, tokenizer, chat_prompts)
     if rank == 0:  # every check passed: only now does the run directory appear
         run.prepare()
         if not resume:
@@ -227,17 +274,27 @@ def train(
         env = environment.capture(record, world_size)
         env["lora"] = {"r": recipe.lora.r, "alpha": recipe.lora.alpha,
                        "target_modules": recipe.lora.target_modules}
+        env["scoring"] = scoring_record(recipe, scoring)
         run.write_json(run.environment, env)
 
     result = TrainResult(run_dir=run.root, adapter=run.adapter)
     if recipe.grpo.max_prompt_length:
-        train_set = truncate_prompts(train_set, tokenizer, int(recipe.grpo.max_prompt_length))
-    from gamermath.engine.heldout import HeldoutEvaluator
+        train_set = truncate_prompts(train_set, tokenizer, int(recipe.grpo.max_prompt_length),
+                                     scoring.chat_template_kwargs)
+    evaluator = None
+    if heldout_rows:
+        from gamermath.engine.heldout import HeldoutEvaluator
+        from gamermath.engine.heldout_metric import reward_metric
+        from gamermath.rewards.runner import RewardRunner
 
-    evaluator = HeldoutEvaluator(
-        heldout_rows, tokenizer, recipe.eval.max_new_tokens or recipe.completion_tokens(),
-        recipe.eval.batch_size,
-    ) if heldout_rows else None
+        metric_runner = stack.enter_context(RewardRunner(workers=1))
+        evaluator = HeldoutEvaluator(
+            heldout_rows, tokenizer, recipe.eval.max_new_tokens or recipe.completion_tokens(),
+            recipe.eval.batch_size,
+            metric=reward_metric(metric_runner, recipe.eval.metric, recipe.eval.metric_options),
+            scored_text=scoring.scored_text, answer_line=scoring.answer_line,
+            chat_template_kwargs=scoring.chat_template_kwargs,
+        )
 
     if recipe.sft_enabled:
         if run.stage_complete("sft"):
@@ -246,9 +303,10 @@ def train(
             model = PeftModel.from_pretrained(model, str(run.stage_final("sft")), is_trainable=True)
             log.info("SFT stage already complete; continuing with its adapter")
         else:
-            model = _sft_stage(recipe, run, model, tokenizer, evaluator, resume, console, result)
+            model = _sft_stage(recipe, run, model, tokenizer, evaluator, resume, console, result,
+                               extra_callbacks.get("sft", []))
     model = _grpo_stage(recipe, run, model, tokenizer, train_set, evaluator, resume, console,
-                        result)
+                        result, scoring, extra_callbacks.get("grpo", []))
 
     if rank == 0:
         model.save_pretrained(str(run.adapter), selected_adapters=["default"])
@@ -261,6 +319,21 @@ def train(
     return result
 
 
+def scoring_record(recipe: Recipe, scoring: Scoring) -> dict[str, Any]:
+    """What ``environment.json`` says about how completions were read and what KL measured."""
+    import trl
+
+    from gamermath.engine.reference import kl_reference
+
+    return {
+        "stop_sequences": list(scoring.stops.stops),
+        "think_opened_in_prompt": scoring.scored_text.opened,
+        "heldout_metric": recipe.eval.metric,
+        "kl_reference": kl_reference(float(recipe.grpo.trl.get("beta") or 0.0),
+                                     recipe.sft_enabled, trl.__version__),
+    }
+
+
 def _prompt_data(recipe: Recipe) -> tuple[Any, list[dict[str, Any]]]:
     from gamermath.data import build_prompt_dataset, render_prompts
 
@@ -271,7 +344,7 @@ def _prompt_data(recipe: Recipe) -> tuple[Any, list[dict[str, Any]]]:
     return train, heldout
 
 
-def _sft_stage(recipe, run, model, tokenizer, evaluator, resume, console, result):
+def _sft_stage(recipe, run, model, tokenizer, evaluator, resume, console, result, extra):
     from trl import SFTTrainer
 
     from gamermath.data import build_sft_dataset
@@ -292,7 +365,8 @@ def _sft_stage(recipe, run, model, tokenizer, evaluator, resume, console, result
         model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
         peft_config=lora_config(recipe),
     )
-    callbacks = [MetricsCallback(run, "sft"), RichProgressCallback("sft", console), interrupt]
+    callbacks = [MetricsCallback(run, "sft"), RichProgressCallback("sft", console), interrupt,
+                 *extra]
     if evaluator is not None:
         # the bare model before SFT; the SFT model is measured as GRPO's step 0
         callbacks.insert(1, HeldoutCallback(run, "sft", evaluator, None, None,
@@ -318,10 +392,11 @@ def _common_callbacks(trainer, callbacks: list) -> None:
         trainer.add_callback(callback)
 
 
-def _grpo_stage(recipe, run, model, tokenizer, train_set, evaluator, resume, console, result):
+def _grpo_stage(recipe, run, model, tokenizer, train_set, evaluator, resume, console, result,
+                scoring, extra):
     from peft import PeftModel
-    from trl import GRPOTrainer
 
+    from gamermath.engine.alarm import Evaluation, HackingAlarm, correct_from_text
     from gamermath.engine.callbacks import (
         CompletionRecorder,
         HeldoutCallback,
@@ -329,7 +404,7 @@ def _grpo_stage(recipe, run, model, tokenizer, train_set, evaluator, resume, con
         MetricsCallback,
         RichProgressCallback,
     )
-    from gamermath.engine.heldout import HackingAlarm
+    from gamermath.engine.stops import stop_aware_trainer_class
     from gamermath.engine.trl_config import make_config, trainer_args
     from gamermath.rewards.runner import RewardRunner
     from gamermath.rewards.trl_adapter import (
@@ -358,23 +433,34 @@ def _grpo_stage(recipe, run, model, tokenizer, train_set, evaluator, resume, con
         tokenizer.padding_side = "left"
         is_peft = isinstance(model, PeftModel)
         interrupt = InterruptCallback()
-        trainer = GRPOTrainer(
-            model=model, reward_funcs=recorder.wrap(funcs), args=args, train_dataset=train_set,
-            processing_class=tokenizer, peft_config=None if is_peft else lora_config(recipe),
+        trainer = stop_aware_trainer_class()(
+            model=model, reward_funcs=scoring.scored_text.wrap(recorder.wrap(funcs)), args=args,
+            train_dataset=train_set, processing_class=tokenizer,
+            peft_config=None if is_peft else lora_config(recipe), stops=scoring.stops,
         )
         callbacks: list = [RewardCountersCallback(runner, run_spec.reward_stop_after),
                            MetricsCallback(run, "grpo")]
         if evaluator is not None:
-            alarm = HackingAlarm(window=int(recipe.eval.alarm_window))
+            spec = recipe.eval
+            alarm = HackingAlarm(alpha=spec.alarm_alpha,
+                                 min_reward_rise=spec.alarm_min_reward_rise,
+                                 window=spec.alarm_window, last_step=recipe.grpo.stop_at_step)
             for row in run.metrics_rows():  # a resumed run keeps its alarm history
-                if row.get("stage") == "grpo" and "heldout/train_reward" in row:
-                    alarm.points.append(
-                        (row["step"], row["heldout/train_reward"], row["heldout/accuracy"])
-                    )
+                if row.get("stage") != "grpo":
+                    continue
+                if "heldout/correct" in row:
+                    alarm.history.append(Evaluation(row["step"], row.get("heldout/train_reward"),
+                                                    correct_from_text(row["heldout/correct"])))
+                elif row.get("reward") is not None:
+                    alarm.log_reward(row["reward"])
             callbacks.append(HeldoutCallback(
                 run, "grpo", evaluator, recipe.eval.every, alarm, at_start=checkpoint is None,
             ))
-        callbacks += [recorder, RichProgressCallback("grpo", console), interrupt]
+        callbacks += [recorder, RichProgressCallback("grpo", console), interrupt, *extra]
+        if recipe.grpo.stop_at_step is not None:
+            from gamermath.engine.step_limit import StopAtStepCallback
+
+            callbacks.append(StopAtStepCallback(recipe.grpo.stop_at_step))
         _common_callbacks(trainer, callbacks)
         result.steps["grpo"] = _run_stage(trainer, interrupt, "grpo", checkpoint, run)
     return trainer.model

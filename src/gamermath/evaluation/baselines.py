@@ -19,18 +19,13 @@ a score of 0% or 100% on a handful of questions never gets a confident verdict.
 
 from __future__ import annotations
 
-import sys
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gamermath.errors import GmrError
 from gamermath.evaluation.intervals import difference, wilson
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 #: Fewer questions than this are never ranked: at 100 the 95% interval of a 50% score is
 #: already about ±10 points, wider than most differences worth reporting.

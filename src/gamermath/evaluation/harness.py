@@ -385,7 +385,7 @@ def run_harness(
     results = {
         "model": target.source,
         "adapter": str(target.adapter) if target.adapter else None,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "lm_eval_version": getattr(lm_eval, "__version__", "unknown"),
         "settings": {
             "limit": limit,

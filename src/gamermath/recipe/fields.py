@@ -85,6 +85,13 @@ def steps_or_unlimited(value: Any) -> str | None:
     return None
 
 
+def no_empty_strings(value: Any) -> str | None:
+    """A list of strings none of which is empty (an empty stop sequence would cut at once)."""
+    if isinstance(value, list) and any(isinstance(v, str) and not v for v in value):
+        return "must not contain an empty string"
+    return None
+
+
 def valid_regex(value: Any) -> str | None:
     if isinstance(value, str):
         try:

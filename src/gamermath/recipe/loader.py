@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
-import sys
+import tomllib
 import typing
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -35,11 +35,6 @@ from gamermath.recipe.schema import (
     own_fields,
 )
 from gamermath.recipe.trl_fields import toml_types, trl_fields, trl_version
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 #: Friendly names accepted in ``[grpo]`` and ``[sft]``, rewritten to TRL's field names.
 ALIASES = {
@@ -407,20 +402,13 @@ def check_names(recipe: Recipe) -> None:
     from gamermath import plugins
     from gamermath.data.rows import merge_options
     from gamermath.models import find_source
-    from gamermath.rewards.options import check_option_values
-
     w = _Where(recipe.path)
     rewards = []
     for index, term in enumerate(recipe.rewards):
         where = f"[[rewards]] #{index + 1} ({term.name})"
         with _naming(w, where):
             reward = plugins.get("reward", term.name)
-            try:
-                check_option_values(reward, term.options)
-            except ValueError as exc:  # OptionError names the option
-                key = getattr(exc, "option", None)
-                spot = f"{where}.options" + (f".{key}" if key else "")
-                raise w.fail(spot, " ".join(str(exc).split())) from None
+            check_reward_options(w, f"{where}.options", reward, term.options)
         rewards.append((where, reward))
     uses = [("[data]", recipe.data)] + ([("[sft]", recipe.sft_data())] if recipe.sft_enabled
                                          else [])
@@ -448,8 +436,37 @@ def check_names(recipe: Recipe) -> None:
                                  f"column(s) {', '.join(missing)}, which dataset "
                                  f"'{spec.dataset}' does not have (it has: "
                                  f"{', '.join(dataset.columns)})")
+    check_metric(w, recipe, rewards)
     with _naming(w, "[model].source"):
         find_source(recipe.model.source)
+
+
+def check_metric(w: _Where, recipe: Recipe, rewards: list) -> None:
+    """``[eval] metric``: an installed reward, its options, and columns the held-out rows have."""
+    from gamermath import plugins
+
+    if not recipe.eval.heldout:
+        return
+    with _naming(w, "[eval].metric"):
+        metric = plugins.get("reward", recipe.eval.metric)
+    with _naming(w, "[eval].metric_options"):
+        check_reward_options(w, "[eval].metric_options", metric, recipe.eval.metric_options)
+    dataset = plugins.get("dataset", recipe.data.dataset)
+    missing = [c for c in metric.columns if c not in dataset.columns]
+    if missing:
+        raise w.fail("[eval].metric", f"reward '{metric.name}' needs the column(s) "
+                     f"{', '.join(missing)}, which dataset '{recipe.data.dataset}' does not have")
+
+
+def check_reward_options(w: _Where, where: str, reward: Any, options: Mapping[str, Any]) -> None:
+    """Option keys and values (typed like the defaults, then the reward's own check)."""
+    from gamermath.rewards.options import check_option_values
+
+    try:
+        check_option_values(reward, options)
+    except ValueError as exc:  # OptionError names the option
+        key = getattr(exc, "option", None)
+        raise w.fail(f"{where}" + (f".{key}" if key else ""), " ".join(str(exc).split())) from None
 
 
 # -- overrides ---------------------------------------------------------------------------------

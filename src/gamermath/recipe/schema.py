@@ -13,7 +13,13 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from gamermath.recipe.fields import at_least, knob, non_negative, positive, unit_open
+from gamermath.recipe.fields import (
+    knob,
+    no_empty_strings,
+    non_negative,
+    positive,
+    unit_open,
+)
 from gamermath.recipe.presets import PRESETS, preset_doc
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -81,6 +87,10 @@ class DataSpec:
     limit: int | None = knob(None, "use only the first N rows of the split", check=positive)
     options: Mapping[str, Any] = knob({}, "dataset plugin options, e.g. { digits = 3 }")
     template_options: Mapping[str, Any] = knob({}, "prompt template options")
+    stop: list[str] | None = knob(
+        None, "sequences that end a completion in GRPO generation, held-out evaluation and "
+        "reward scoring (default: the template's own; [] for none)", check=no_empty_strings,
+    )
 
 
 @dataclass(frozen=True)
@@ -114,6 +124,10 @@ class SftSpec:
     shots: int | None = knob(None, "few-shot examples per prompt", check=non_negative)
     limit: int | None = knob(None, "use only the first N rows", check=positive)
     options: Mapping[str, Any] = knob({}, "dataset options (default: [data].options)")
+    template_options: Mapping[str, Any] = knob(
+        {}, "prompt template options (default: [data].template_options when the template is "
+        "the same)",
+    )
     #: every ``SFTConfig`` field, resolved: the recipe's, gmr's default or TRL's default
     trl: Mapping[str, Any] = field(default_factory=dict)
 
@@ -127,6 +141,11 @@ class GrpoSpec:
         check=positive,
     )
     preset: str | None = knob(None, preset_doc(), choices=tuple(PRESETS))
+    stop_at_step: int | None = knob(
+        None, "end GRPO after this optimizer step while epochs, max_steps and the learning-rate "
+        "schedule stay as configured (a run stopped early, as the Qwen3.5 card's was)",
+        check=positive,
+    )
     #: every ``GRPOConfig`` field, resolved: the recipe's, gmr's default or TRL's default
     trl: Mapping[str, Any] = field(default_factory=dict)
 
@@ -142,8 +161,23 @@ class EvalSpec:
         None, "generation cap (default: [grpo] max_completion_length)", check=positive
     )
     batch_size: int = knob(16, "prompts generated at once", check=positive)
-    alarm_window: int = knob(3, "evaluations the reward-hacking alarm looks back over",
-                             check=at_least(2))
+    metric: str = knob(
+        "exact-answer", "reward that scores held-out accuracy: a completion is correct where "
+        "it earns the reward's maximum (sympy-equivalence for MATH)",
+    )
+    metric_options: Mapping[str, Any] = knob({}, "options of the metric reward")
+    alarm_alpha: float = knob(
+        0.05, "reward-hacking alarm: false-alarm rate per run (one-sided paired test on "
+        "held-out accuracy, Bonferroni over the run's evaluations)", check=unit_open,
+    )
+    alarm_min_reward_rise: float = knob(
+        0.05, "reward-hacking alarm: least rise in mean training reward that counts",
+        check=non_negative,
+    )
+    alarm_window: int = knob(
+        0, "reward-hacking alarm: earlier evaluations each one is compared with (0: all)",
+        check=non_negative,
+    )
 
 
 @dataclass(frozen=True)
@@ -235,8 +269,8 @@ class Recipe:
             shots=self.sft.shots,
             limit=self.sft.limit,
             options=dict(self.sft.options) or dict(self.data.options),
-            template_options=dict(self.data.template_options)
-            if template == self.data.template else {},
+            template_options=dict(self.sft.template_options) or (
+                dict(self.data.template_options) if template == self.data.template else {}),
         )
 
     def heldout_data(self) -> DataSpec:

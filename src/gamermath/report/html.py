@@ -160,7 +160,7 @@ def render_html(
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
         f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
-        f'<p class="muted">written {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M UTC}</p>',
+        f'<p class="muted">written {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M UTC}</p>',
         "<h2>Runs</h2>",
         *(_run_summary(run) for run in runs),
         "<h2>Training curves</h2>",
