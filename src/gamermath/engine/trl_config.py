@@ -73,9 +73,15 @@ def make_config(recipe: Recipe, stage: str, args: dict[str, Any]):
 def check_trl_configs(recipe: Recipe) -> None:
     """Check the switches' packages, then build every stage's TRL config once,
     device-neutral (CPU, no mixed precision)."""
+    import warnings
+
     check_switch_packages(recipe)
     stages = (["sft"] if recipe.sft_enabled else []) + ["grpo"]
-    with tempfile.TemporaryDirectory(prefix="gmr-check-") as folder:
+    with tempfile.TemporaryDirectory(prefix="gmr-check-") as folder, \
+            warnings.catch_warnings():
+        # TRL's own deprecation notices (gradient_checkpointing...) are not the recipe's errors
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
         for stage in stages:
             args = trainer_args(recipe, stage, folder)
             args.update(use_cpu=True, bf16=False, fp16=False)

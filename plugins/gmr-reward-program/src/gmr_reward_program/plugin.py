@@ -33,6 +33,7 @@ def register_templates(register) -> None:
             "(for the program reward); zero-shot",
             shots=0,
             options={"system": templates.PROGRAM_SYSTEM_PROMPT, "style": "chat"},
+            answer_line=r"```python\n",  # held-out format rate: a program block was written
         )
     )
     register(
@@ -43,5 +44,6 @@ def register_templates(register) -> None:
             "def solution(); examples from a JSON file",
             shots=0,
             options={"examples": "", "num_examples": 2},
+            answer_line=r"\n    return\s+\S",  # held-out format rate: solution() returns
         )
     )
