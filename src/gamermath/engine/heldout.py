@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from gamermath.engine.attribution import heldout_counts
+from gamermath.engine.threads import torch_threads
 from gamermath.rewards.answers import extract_final_number, numbers_equal
 
 FORMAT_LINE = re.compile(r"####[ \t]*\$?[ \t]*-?\d")
@@ -87,8 +89,10 @@ class HeldoutEvaluator:
         tokenizer: Any,
         max_new_tokens: int,
         batch_size: int = 16,
+        threads: int | None = None,
     ) -> None:
         self.rows = list(rows)
+        self.threads = threads
         self.tokenizer = tokenizer
         self.max_new_tokens = int(max_new_tokens)
         self.batch_size = max(1, int(batch_size))
@@ -107,7 +111,7 @@ class HeldoutEvaluator:
         device = next(model.parameters()).device
         outputs: list[str] = []
         try:
-            with torch.no_grad():
+            with torch.no_grad(), torch_threads(self.threads):
                 for start in range(0, len(self.texts), self.batch_size):
                     batch = self.texts[start : start + self.batch_size]
                     enc = tok(
@@ -131,17 +135,12 @@ class HeldoutEvaluator:
                 model.train()
         return outputs
 
-    def evaluate(self, model: Any) -> tuple[dict[str, float], list[str]]:
-        """``{"heldout/accuracy", "heldout/format_rate", "heldout/n"}`` and the completions."""
+    def evaluate(self, model: Any) -> tuple[dict[str, Any], list[str]]:
+        """Accuracy, format rate, accuracy among formatted answers, their counts; completions.
+
+        The keys are ``gamermath.engine.attribution.heldout_counts``'s (``heldout/...``).
+        """
         completions = self.generate(model)
-        correct = formatted = 0
-        for text, row in zip(completions, self.rows, strict=True):
-            ok, fmt = score_completion(text, row["answer"])
-            correct += ok
-            formatted += fmt
-        n = len(self.rows)
-        return {
-            "heldout/accuracy": correct / n if n else 0.0,
-            "heldout/format_rate": formatted / n if n else 0.0,
-            "heldout/n": n,
-        }, completions
+        scores = [score_completion(text, row["answer"])
+                  for text, row in zip(completions, self.rows, strict=True)]
+        return heldout_counts(scores), completions
