@@ -194,15 +194,19 @@ def train(
 
     from gamermath.engine import environment
     from gamermath.engine.trl_config import check_trl_configs
+    from gamermath.engine.zero_variance import check_zero_variance
     from gamermath.models import load_model
 
     check_trl_configs(recipe)
+    check_zero_variance(recipe, world_size)
     transformers.logging.set_verbosity_error()
     for noise in (".*gradient_checkpointing.*deprecated", ".*pin_memory.*"):
         warnings.filterwarnings("ignore", message=noise)
     transformers.logging.disable_progress_bar()  # the run shows one progress bar: ours
     datasets.disable_progress_bars()
     set_seed(int(recipe.run.seed))
+    if recipe.run.threads is not None:
+        torch.set_num_threads(int(recipe.run.threads))
 
     device = None
     if torch.cuda.is_available() and world_size > 1:
@@ -233,7 +237,7 @@ def train(
 
     evaluator = HeldoutEvaluator(
         heldout_rows, tokenizer, recipe.eval.max_new_tokens or recipe.completion_tokens(),
-        recipe.eval.batch_size,
+        recipe.eval.batch_size, threads=recipe.run.generation_threads,
     ) if heldout_rows else None
 
     if recipe.sft_enabled:
@@ -342,6 +346,8 @@ def _grpo_stage(recipe, run, model, tokenizer, train_set, evaluator, resume, con
         MetricsCallback,
         RichProgressCallback,
     )
+    from gamermath.engine.control import control_reward_funcs
+    from gamermath.engine.grpo_trainer import grpo_trainer_class
     from gamermath.engine.heldout import HackingAlarm
     from gamermath.engine.trl_config import make_config, trainer_args
     from gamermath.rewards.runner import RewardRunner
@@ -363,9 +369,11 @@ def _grpo_stage(recipe, run, model, tokenizer, train_set, evaluator, resume, con
         tokenizer.padding_side = "left"
         is_peft = isinstance(model, PeftModel)
         interrupt = InterruptCallback()
-        trainer = GRPOTrainer(
-            model=model, reward_funcs=recorder.wrap(funcs), args=args, train_dataset=train_set,
-            processing_class=tokenizer, peft_config=None if is_peft else lora_config(recipe),
+        trainer_class, extra = grpo_trainer_class(recipe, GRPOTrainer)
+        trainer = trainer_class(
+            model=model, reward_funcs=control_reward_funcs(recipe, recorder.wrap(funcs)),
+            args=args, train_dataset=train_set, processing_class=tokenizer,
+            peft_config=None if is_peft else lora_config(recipe), **extra,
         )
         callbacks: list = [RewardCountersCallback(runner), MetricsCallback(run, "grpo")]
         if evaluator is not None:

@@ -19,6 +19,8 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 ATTENTIONS = ("auto", "flash_attention_2", "sdpa", "eager")
 LORA_BIAS = ("none", "all", "lora_only")
 TIMEOUT_POLICIES = ("fallback", "skip")
+ZERO_VARIANCE = ("keep", "skip", "resample")
+CONTROLS = ("none", "random-reward")
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,16 @@ class GrpoSpec:
         None, "keep only the last N tokens of longer prompts (TRL's former left truncation)",
         check=positive,
     )
+    zero_variance: str = knob(
+        "keep", "prompts whose completions all score the same (no GRPO signal): keep them "
+        "(TRL), skip them (left out of the step's loss), or resample (skip, then generate "
+        "groups for fresh prompts in their place, DAPO's dynamic sampling)",
+        choices=ZERO_VARIANCE,
+    )
+    resample_rounds: int = knob(
+        2, "with zero_variance = resample: extra generation rounds per step at most",
+        check=positive,
+    )
     #: every ``GRPOConfig`` field, resolved: the recipe's, gmr's default or TRL's default
     trl: Mapping[str, Any] = field(default_factory=dict)
 
@@ -159,6 +171,19 @@ class RunSpec:
     completions_kept: int = knob(8, "completions recorded each time", check=positive)
     reward_workers: int | None = knob(
         None, "reward worker processes (default: from the CPU count)", check=positive
+    )
+    threads: int | None = knob(
+        None, "CPU threads torch trains with (default: torch's own, one per core)",
+        check=positive,
+    )
+    generation_threads: int | None = knob(
+        None, "CPU threads while generating GRPO completions and held-out answers (default: "
+        "threads); 1 is fastest for small models on a busy CPU", check=positive,
+    )
+    control: str = knob(
+        "none", "random-reward: a control run, GRPO paid random rewards (each term its "
+        "minimum or maximum, even odds) under the same recipe, to read a real run's gain "
+        "against", choices=CONTROLS,
     )
 
 
