@@ -2,11 +2,12 @@
 
 On a CPU, generation decodes one token at a time through many small operations; with
 several intra-op threads each of them waits at a barrier for the slowest thread, and when
-another process holds a core that wait is a scheduler tick. On the 2-core machines the CPU
-demo targets, one thread generates as fast as two on an idle machine and several times
-faster on a busy one, while the training passes (larger matrix products) gain from every
-core. ``[run] threads`` sets the count for training, ``[run] generation_threads`` the count
-while GRPO samples completions and while held-out answers are generated.
+another process holds a core that wait is a scheduler tick. Measured on a 2-core VM with
+the demo's SmolLM2-135M: on an idle machine two threads run a GRPO step about 1.9x faster
+than one, generation included; with one other busy process, two threads generated 4-9x
+slower than one. ``[run] threads`` sets the count for training, ``[run]
+generation_threads`` the count while GRPO samples completions and while held-out answers
+are generated: 1 keeps generation fast on a machine that is doing other work.
 """
 
 from __future__ import annotations
