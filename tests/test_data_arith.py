@@ -72,3 +72,16 @@ def test_bad_knobs_are_one_line_errors():
         load_rows("arith", "test", options={"ops": "+/"})
     with pytest.raises(GmrError, match="arith: only .* distinct test problems"):
         load_rows("arith", "test", options={"digits": 1, "test_size": 500})
+
+
+def test_show_work_blanks_the_reasoning_of_the_other_rows_only():
+    full = load_rows("arith", "train", options={"train_size": 400})
+    half = load_rows("arith", "train", options={"train_size": 400, "show_work": 0.5})
+    assert [r["question"] for r in half] == [r["question"] for r in full]  # same problems
+    shown = [h for h, f in zip(half, full, strict=True) if h["reasoning"] == f["reasoning"]]
+    blank = [h for h in half if h["reasoning"] == ""]
+    assert len(shown) + len(blank) == 400 and 150 < len(blank) < 250
+    assert load_rows("arith", "train", options={"train_size": 400, "show_work": 0.0})[0][
+        "reasoning"] == ""
+    with pytest.raises(GmrError, match="'show_work' must lie between 0 and 1"):
+        load_rows("arith", "test", options={"show_work": 1.5})

@@ -69,7 +69,8 @@ def test_run_directory_files(full_run):
     adapter = run_dir / "adapter"
     assert (adapter / "adapter_config.json").is_file()
     assert (adapter / "tokenizer_config.json").is_file()
-    assert "adapter:" in done.stdout and "held-out (4)" in done.stdout
+    assert "adapter:" in done.stdout and "bare (n=4): accuracy" in done.stdout
+    assert "SFT  (n=4)" in done.stdout and "GRPO (n=4)" in done.stdout
 
 
 def test_metrics_rows(full_run):

@@ -14,7 +14,7 @@ from gamermath.report import build_report, load_run
 
 REPO = Path(__file__).resolve().parents[1]
 PLOTS = {"rewards.png", "heldout.png", "completion_length.png", "kl.png", "loss.png",
-         "step_time.png", "memory.png", "reward_failures.png"}
+         "step_time.png", "memory.png", "reward_failures.png", "attribution.png"}
 
 
 def gmr_train_run(model_dir: Path, run_dir: Path) -> Path:
@@ -176,3 +176,48 @@ def test_memory_plot_carries_the_planner_estimate_for_cuda_runs(run_dir, tmp_pat
     assert planned_peak_mb(load_run(cuda_run)) == pytest.approx(expected)
     result = build_report([cuda_run], tmp_path / "out")
     assert "memory.png" in {p.name for p in result.pngs}
+
+
+def _attribution_run(folder: Path, control: str, points: list[tuple]) -> Path:
+    """A run directory with the tiny recipe and held-out rows (stage, step, n, right, fmt, both)."""
+    from gamermath.engine.attribution import heldout_counts
+    from gamermath.recipe import load_recipe
+
+    folder.mkdir()
+    recipe = load_recipe(REPO / "recipes" / "tiny.toml",
+                         (f"run.control={json.dumps(control)}", f"run.name={folder.name}"))
+    (folder / "recipe.toml").write_text(recipe.to_toml())
+    lines = []
+    for stage, step, n, right, fmt, both in points:
+        scores = ([(True, True)] * both + [(True, False)] * (right - both)
+                  + [(False, True)] * (fmt - both))
+        scores += [(False, False)] * (n - len(scores))
+        lines.append(json.dumps({"stage": stage, "step": step, **heldout_counts(scores)}))
+    (folder / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def test_gain_attribution_table_plot_and_the_control(tmp_path):
+    from gamermath.report.attribution import attribution_rows
+
+    real = _attribution_run(tmp_path / "demo", "none", [
+        ("sft", 0, 200, 0, 0, 0), ("grpo", 0, 200, 90, 180, 90), ("grpo", 30, 200, 130, 200, 130)])
+    control = _attribution_run(tmp_path / "demo-control", "random-reward", [
+        ("sft", 0, 200, 0, 0, 0), ("grpo", 0, 200, 90, 180, 90), ("grpo", 30, 200, 96, 196, 96)])
+    runs = [load_run(real), load_run(control)]
+    rows = attribution_rows(runs)
+    assert [(r["run"], r["stage"]) for r in rows] == [
+        ("demo", "SFT"), ("demo", "GRPO"), ("demo-control", "SFT"), ("demo-control", "GRPO")]
+    sft, grpo = rows[0], rows[1]
+    assert sft["gain"] == pytest.approx(45.0) and sft["format"] == pytest.approx(45.0)
+    assert grpo["gain"] == pytest.approx(20.0)
+    # format 90% -> 100% at mean correctness (50% + 65%) / 2; correctness +15 at mean format 95%
+    assert grpo["format"] == pytest.approx(10 * 0.575)
+    assert grpo["correctness"] == pytest.approx(15 * 0.95)
+    assert grpo["over_control"] == pytest.approx(20.0 - 3.0) and grpo["control"] == "demo-control"
+    assert rows[3]["control_run"] and rows[3]["over_control"] is None
+    result = build_report([real, control], tmp_path / "out")
+    assert "attribution.png" in {p.name for p in result.pngs}
+    text = _check_html(result.html, len(result.pngs))
+    assert "Gain attribution" in text and "+17.0 (control demo-control)" in text
+    assert "control: random rewards" in text and "random-reward: GRPO was paid" in text

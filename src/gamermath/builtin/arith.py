@@ -7,9 +7,11 @@ harder.
 Options: ``digits`` (operands have at most this many digits, default 2), ``ops``
 (operations drawn from, any of ``+-*``, default ``+``), ``steps`` (operations per
 problem, default 1 = two operands), ``word`` (the fraction of problems phrased as a short
-story instead of ``What is 12 + 7?``, default 0), ``train_size``/``test_size`` (rows per
-split, 2000/200), ``test_fraction`` (the share of all problems reserved for test, 0.1),
-``seed`` (0).
+story instead of ``What is 12 + 7?``, default 0), ``show_work`` (the fraction of rows
+whose ``reasoning`` shows the worked steps, default 1; the others have an empty
+``reasoning``, so their SFT target is the bare answer line), ``train_size``/``test_size``
+(rows per split, 2000/200), ``test_fraction`` (the share of all problems reserved for
+test, 0.1), ``seed`` (0).
 
 Train and test are disjoint by construction: a problem's identity (its operands and
 operations, whatever the wording) is hashed, and the hash alone decides its split, for
@@ -36,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "ops": "+",
     "steps": 1,
     "word": 0.0,
+    "show_work": 1.0,
     "train_size": 2000,
     "test_size": 200,
     "test_fraction": 0.1,
@@ -119,6 +122,9 @@ def check_options(options: Mapping[str, Any]) -> None:
             raise GmrError(f"arith: option '{key}' must be at least 1, got {options[key]}")
     if not 0 < float(options["test_fraction"]) < 1:
         raise GmrError("arith: option 'test_fraction' must lie strictly between 0 and 1")
+    for key in ("word", "show_work"):
+        if not 0 <= float(options[key]) <= 1:
+            raise GmrError(f"arith: option '{key}' must lie between 0 and 1, got {options[key]}")
 
 
 def generate(split: str, options: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -129,6 +135,9 @@ def generate(split: str, options: Mapping[str, Any]) -> list[dict[str, Any]]:
     word = float(options["word"])
     test_fraction = float(options["test_fraction"])
     rng = random.Random(f"gmr-arith:{options['seed']}:{split}")
+    show_work = float(options["show_work"])
+    # its own stream, so show_work = 1 leaves every other column as it always was
+    work_rng = random.Random(f"gmr-arith-work:{options['seed']}:{split}")
     seen: set[str] = set()
     rows: list[dict[str, Any]] = []
     attempts = 0
@@ -147,6 +156,8 @@ def generate(split: str, options: Mapping[str, Any]) -> list[dict[str, Any]]:
         reasoning, value = reasoning_of(operands, operations)
         as_story = word > 0 and rng.random() < word
         question = story_of(rng, operands, operations) if as_story else f"What is {expression}?"
+        if show_work < 1 and work_rng.random() >= show_work:
+            reasoning = ""
         rows.append(
             {
                 "question": question,
@@ -170,7 +181,7 @@ def register_datasets(register) -> None:
             name="arith",
             load=load,
             description="seeded arithmetic problems, no download (default: a + b below 100; "
-            "options digits, ops, steps, word)",
+            "options digits, ops, steps, word, show_work)",
             splits=("train", "test"),
             columns=("question", "answer", "reasoning", "expression"),
             options=dict(DEFAULTS),

@@ -98,17 +98,14 @@ def train(
         )
         sys.exit(130)
     grpo = result.heldout.get("grpo") or []
-    first = (result.heldout.get("sft") or grpo or [{}])[0]
-    last = grpo[-1] if grpo else {}
     click.echo(f"adapter: {result.adapter}")
-    if first and last:
-        click.echo(
-            "held-out ({n}): accuracy {a0:.1%} -> {a1:.1%}, format {f0:.1%} -> {f1:.1%}".format(
-                n=last.get("heldout/n"), a0=first["heldout/accuracy"],
-                a1=last["heldout/accuracy"], f0=first["heldout/format_rate"],
-                f1=last["heldout/format_rate"],
-            )
-        )
+    from gamermath.engine.attribution import summary_lines
+
+    lines = summary_lines([*result.heldout.get("sft", []), *grpo])
+    if lines:
+        click.echo("held-out:")
+        for line in lines:
+            click.echo(f"  {line}")
     if any(r.get("alarm/reward_hacking") for r in grpo):
         click.echo("warning: the reward-hacking alarm was raised (see metrics.jsonl)", err=True)
 

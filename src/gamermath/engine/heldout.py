@@ -20,8 +20,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from gamermath.engine.alarm import correct_to_text
+from gamermath.engine.attribution import heldout_counts
 from gamermath.engine.scored_text import ScoredText
 from gamermath.engine.stops import stopping_criteria
+from gamermath.engine.threads import torch_threads
 from gamermath.rewards.answers import extract_final_number, numbers_equal
 from gamermath.specs import HASH_ANSWER_LINE
 
@@ -71,8 +73,10 @@ class HeldoutEvaluator:
         scored_text: ScoredText | None = None,
         answer_line: str = HASH_ANSWER_LINE,
         chat_template_kwargs: Mapping[str, Any] | None = None,
+        threads: int | None = None,
     ) -> None:
         self.rows = list(rows)
+        self.threads = threads
         self.tokenizer = tokenizer
         self.max_new_tokens = int(max_new_tokens)
         self.batch_size = max(1, int(batch_size))
@@ -95,7 +99,7 @@ class HeldoutEvaluator:
         device = next(model.parameters()).device
         outputs: list[str] = []
         try:
-            with torch.no_grad():
+            with torch.no_grad(), torch_threads(self.threads):
                 for start in range(0, len(self.texts), self.batch_size):
                     batch = self.texts[start : start + self.batch_size]
                     enc = tok(
@@ -124,19 +128,16 @@ class HeldoutEvaluator:
         return outputs
 
     def evaluate(self, model: Any) -> tuple[dict[str, Any], list[str]]:
-        """``heldout/accuracy``, ``heldout/format_rate``, ``heldout/n``, ``heldout/correct``
-        (per problem, ``"0110..."``) and the completions as scored."""
+        """Accuracy, format rate, accuracy among formatted answers and their counts
+        (``gamermath.engine.attribution.heldout_counts``), ``heldout/correct`` (per problem,
+        ``"0110..."``) and the completions as scored."""
         return self.score(self.generate(model))
 
     def score(self, generated: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
         """The held-out metrics of generated completions (one per row, in order)."""
         completions = [self.scored_text(c) for c in generated]
         correct = self.metric(completions, self.rows) if self.rows else []
-        formatted = sum(has_answer_line(c, self.answer_line) for c in completions)
-        n = len(self.rows)
-        return {
-            "heldout/accuracy": sum(correct) / n if n else 0.0,
-            "heldout/format_rate": formatted / n if n else 0.0,
-            "heldout/n": n,
-            "heldout/correct": correct_to_text(correct),
-        }, completions
+        formatted = [has_answer_line(c, self.answer_line) for c in completions]
+        row = heldout_counts(zip(correct, formatted, strict=True))
+        row["heldout/correct"] = correct_to_text(correct)
+        return row, completions

@@ -240,16 +240,20 @@ def _train(recipe, resume, force, console, extra_callbacks, stack) -> TrainResul
     from gamermath.engine import environment
     from gamermath.engine.switches import check_switch_device, keep_checkpointing_options
     from gamermath.engine.trl_config import check_trl_configs
+    from gamermath.engine.zero_variance import check_zero_variance
     from gamermath.models import load_model
 
     check_trl_configs(recipe)
     check_switch_device(recipe)
+    check_zero_variance(recipe, world_size)
     transformers.logging.set_verbosity_error()
     for noise in (".*gradient_checkpointing.*deprecated", ".*pin_memory.*"):
         warnings.filterwarnings("ignore", message=noise)
     transformers.logging.disable_progress_bar()  # the run shows one progress bar: ours
     datasets.disable_progress_bars()
     set_seed(int(recipe.run.seed))
+    if recipe.run.threads is not None:
+        torch.set_num_threads(int(recipe.run.threads))
 
     device = None
     if torch.cuda.is_available() and world_size > 1:
@@ -294,6 +298,7 @@ def _train(recipe, resume, force, console, extra_callbacks, stack) -> TrainResul
             metric=reward_metric(metric_runner, recipe.eval.metric, recipe.eval.metric_options),
             scored_text=scoring.scored_text, answer_line=scoring.answer_line,
             chat_template_kwargs=scoring.chat_template_kwargs,
+            threads=recipe.run.generation_threads,
         )
 
     if recipe.sft_enabled:
@@ -404,6 +409,8 @@ def _grpo_stage(recipe, run, model, tokenizer, train_set, evaluator, resume, con
         MetricsCallback,
         RichProgressCallback,
     )
+    from gamermath.engine.control import control_reward_funcs
+    from gamermath.engine.grpo_trainer import grpo_trainer_class
     from gamermath.engine.stops import stop_aware_trainer_class
     from gamermath.engine.trl_config import make_config, trainer_args
     from gamermath.rewards.runner import RewardRunner
@@ -433,10 +440,13 @@ def _grpo_stage(recipe, run, model, tokenizer, train_set, evaluator, resume, con
         tokenizer.padding_side = "left"
         is_peft = isinstance(model, PeftModel)
         interrupt = InterruptCallback()
-        trainer = stop_aware_trainer_class()(
-            model=model, reward_funcs=scoring.scored_text.wrap(recorder.wrap(funcs)), args=args,
-            train_dataset=train_set, processing_class=tokenizer,
-            peft_config=None if is_peft else lora_config(recipe), stops=scoring.stops,
+        trainer_class, extra = grpo_trainer_class(recipe, stop_aware_trainer_class())
+        trainer = trainer_class(
+            model=model,
+            reward_funcs=control_reward_funcs(
+                recipe, scoring.scored_text.wrap(recorder.wrap(funcs))),
+            args=args, train_dataset=train_set, processing_class=tokenizer,
+            peft_config=None if is_peft else lora_config(recipe), stops=scoring.stops, **extra,
         )
         callbacks: list = [RewardCountersCallback(runner, run_spec.reward_stop_after),
                            MetricsCallback(run, "grpo")]

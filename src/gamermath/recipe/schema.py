@@ -26,6 +26,8 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 ATTENTIONS = ("auto", "flash_attention_2", "sdpa", "eager")
 LORA_BIAS = ("none", "all", "lora_only")
 TIMEOUT_POLICIES = ("fallback", "skip")
+ZERO_VARIANCE = ("keep", "skip", "resample")
+CONTROLS = ("none", "random-reward")
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,16 @@ class GrpoSpec:
         "schedule stay as configured (a run stopped early, as the Qwen3.5 card's was)",
         check=positive,
     )
+    zero_variance: str = knob(
+        "keep", "prompts whose completions all score the same (no GRPO signal): keep them "
+        "(TRL), skip them (left out of the step's loss), or resample (skip, then generate "
+        "groups for fresh prompts in their place, DAPO's dynamic sampling)",
+        choices=ZERO_VARIANCE,
+    )
+    resample_rounds: int = knob(
+        2, "with zero_variance = resample: extra generation rounds per step at most",
+        check=positive,
+    )
     #: every ``GRPOConfig`` field, resolved: the recipe's, gmr's default or TRL's default
     trl: Mapping[str, Any] = field(default_factory=dict)
 
@@ -207,6 +219,19 @@ class RunSpec:
     reward_stop_after: int = knob(
         3, "stop training when a reward failed on every sample for N steps in a row",
         check=positive,
+    )
+    threads: int | None = knob(
+        None, "CPU threads torch trains with (default: torch's own, one per core)",
+        check=positive,
+    )
+    generation_threads: int | None = knob(
+        None, "CPU threads while generating GRPO completions and held-out answers (default: "
+        "threads); 1 is fastest for small models on a busy CPU", check=positive,
+    )
+    control: str = knob(
+        "none", "random-reward: a control run, GRPO paid random rewards (each term its "
+        "minimum or maximum, even odds) under the same recipe, to read a real run's gain "
+        "against", choices=CONTROLS,
     )
 
 

@@ -25,6 +25,7 @@ def build_report(run_dirs: Sequence[str | Path], output: str | Path | None = Non
     Plots whose metrics no run recorded are left out and named in ``Report.missing``.
     """
     from gamermath.report import plots
+    from gamermath.report.attribution import attribution_rows, plot_attribution
     from gamermath.report.evalrows import eval_rows
     from gamermath.report.html import render_html
 
@@ -41,10 +42,14 @@ def build_report(run_dirs: Sequence[str | Path], output: str | Path | None = Non
             missing.append(plot.__name__.removeprefix("plot_").replace("_", " "))
         else:
             pngs.append(written)
+    gains = attribution_rows(runs)
+    gains_png = plot_attribution(gains, out)
+    if gains_png is not None:
+        pngs.append(gains_png)
     rows = eval_rows(runs)
     eval_png = plots.plot_eval(rows, out)
     if eval_png is not None:
         pngs.append(eval_png)
     html = out / "report.html"
-    html.write_text(render_html(runs, pngs, rows, missing), encoding="utf-8")
+    html.write_text(render_html(runs, pngs, rows, missing, gains), encoding="utf-8")
     return Report(html=html, pngs=pngs, missing=missing)

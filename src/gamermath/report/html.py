@@ -31,7 +31,11 @@ PLOT_TITLES = {
     "memory.png": "Peak GPU memory",
     "reward_failures.png": "Reward timeouts and errors",
     "eval.png": "Evaluation beside published baselines",
+    "attribution.png": "Gain attribution",
 }
+
+#: plots shown in their own sections, not among the training curves
+SECTION_PLOTS = ("eval.png", "attribution.png")
 
 
 def data_uri(png: Path) -> str:
@@ -68,6 +72,8 @@ def _run_summary(run: RunData) -> str:
         ("metric rows", str(len(run.metrics))),
         ("device", escape(str(device))),
     ]
+    if recipe and recipe.run.control != "none":
+        cells.append(("control", f"{escape(recipe.run.control)}: GRPO was paid random rewards"))
     if run.skipped_lines:
         cells.append(("skipped lines", f'<span class="warn">{run.skipped_lines} unreadable '
                                        "JSON lines (a truncated write) were skipped</span>"))
@@ -153,8 +159,11 @@ def render_html(
     pngs: Sequence[Path],
     eval_rows: Sequence[dict[str, Any]],
     missing: Sequence[str],
+    gains: Sequence[dict[str, Any]] = (),
 ) -> str:
     """The whole report as one HTML string with no external references."""
+    from gamermath.report.attribution import attribution_table
+
     title = "gmr report: " + ", ".join(run.name for run in runs)
     parts = [
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
@@ -166,13 +175,17 @@ def render_html(
         "<h2>Training curves</h2>",
     ]
     for png in pngs:
-        if png.name == "eval.png":
+        if png.name in SECTION_PLOTS:
             continue
         caption = escape(PLOT_TITLES.get(png.name, png.stem))
         parts.append(f"<h3>{caption}</h3><img alt=\"{caption}\" src=\"{data_uri(png)}\">")
     if missing:
         parts.append('<p class="muted">Not recorded in these runs: '
                      + escape(", ".join(missing)) + ".</p>")
+    parts.append("<h2>Gain attribution: format repair or correctness</h2>")
+    parts += [f"<img alt=\"gain attribution\" src=\"{data_uri(png)}\">"
+              for png in pngs if png.name == "attribution.png"]
+    parts.append(attribution_table(runs, gains))
     parts.append("<h2>Evaluation</h2>")
     for png in pngs:
         if png.name == "eval.png":

@@ -108,6 +108,10 @@ def plot_heldout(runs: Sequence[RunData], out: Path) -> Path | None:
             if fsteps:
                 ax.plot(fsteps, fmt, ":", color=colour,
                         label=_label(runs, run, "held-out format rate" + tag))
+            csteps, among = run.series("heldout/accuracy_formatted", stage)
+            if csteps:
+                ax.plot(csteps, among, "-.", color=colour, alpha=0.7,
+                        label=_label(runs, run, "accuracy among formatted" + tag))
             rsteps, reward = run.series("reward", stage)
             if rsteps and steps:
                 ax2.plot(rsteps, reward, "--", color=colour, alpha=0.6,
