@@ -440,13 +440,13 @@ def _grpo_stage(recipe, run, model, tokenizer, train_set, evaluator, resume, con
         tokenizer.padding_side = "left"
         is_peft = isinstance(model, PeftModel)
         interrupt = InterruptCallback()
-        trainer_class, extra = grpo_trainer_class(recipe, stop_aware_trainer_class())
+        trainer_class, options = grpo_trainer_class(recipe, stop_aware_trainer_class())
         trainer = trainer_class(
             model=model,
             reward_funcs=control_reward_funcs(
                 recipe, scoring.scored_text.wrap(recorder.wrap(funcs))),
             args=args, train_dataset=train_set, processing_class=tokenizer,
-            peft_config=None if is_peft else lora_config(recipe), stops=scoring.stops, **extra,
+            peft_config=None if is_peft else lora_config(recipe), stops=scoring.stops, **options,
         )
         callbacks: list = [RewardCountersCallback(runner, run_spec.reward_stop_after),
                            MetricsCallback(run, "grpo")]
