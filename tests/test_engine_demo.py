@@ -36,7 +36,7 @@ def test_cpu_demo_grpo_adds_ten_points_over_sft(tmp_path):
     rows = read_jsonl(run_dir / "metrics.jsonl")
     (_, bare), (_, sft), (_, grpo) = stage_points(rows)
     assert (bare.stage, bare.step) == ("sft", 0) and (sft.stage, sft.step) == ("grpo", 0)
-    assert grpo.stage == "grpo" and grpo.step == 30
+    assert grpo.stage == "grpo" and grpo.step == 20
     assert bare.n == sft.n == grpo.n == 200
     assert bare.format_rate == 0.0 and bare.accuracy == 0.0
     assert sft.format_rate >= 0.9
