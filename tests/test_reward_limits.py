@@ -129,7 +129,7 @@ CTRL_C_SCRIPT = textwrap.dedent(
         runner.score(reward, ["warm-a", "warm-b"], [{}, {}])
         print("ready", flush=True)
         try:
-            results = runner.results(reward, [f"s{i}" for i in range(24)], [{}] * 24)
+            results = runner.results(reward, [f"s{i}" for i in range(8)], [{}] * 8)
         except KeyboardInterrupt:
             seen.append("KeyboardInterrupt")
             results = []
@@ -152,9 +152,7 @@ def test_ctrl_c_to_the_process_group_never_scores_a_sample_as_an_error(tmp_path,
     )
     try:
         assert proc.stdout.readline().strip() == "ready"
-        # the batch of 24 half-second samples on 2 workers takes 6 s: a signal sent 0.8 s in
-        # still lands inside it when a loaded machine delays this process by seconds
-        time.sleep(0.8)
+        time.sleep(0.8)  # the batch of 8 half-second samples on 2 workers takes 2 s
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does: the whole group
         out, err = proc.communicate(timeout=60)
     finally:
@@ -167,7 +165,7 @@ def test_ctrl_c_to_the_process_group_never_scores_a_sample_as_an_error(tmp_path,
     assert report["after"] == ["ok"] * 4 and report["values"] == [1.0] * 4
     if mode == "handled":  # the trainer chose to go on: the batch completes, all ok
         assert report["seen"] == ["SIGINT"]
-        assert report["statuses"] == ["ok"] * 24
+        assert report["statuses"] == ["ok"] * 8
     else:  # the trainer stops: the batch is abandoned, no stale result reaches the next
         assert report["seen"] == ["KeyboardInterrupt"]
         assert report["statuses"] == []
