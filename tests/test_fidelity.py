@@ -106,7 +106,7 @@ def test_youronmath_exemplars_are_drawn_once_per_run(tmp_path):
     prefixes = {r["prompt"].rsplit("Question: ", 1)[0] for r in rows}
     assert len(prefixes) == 1  # the same two exemplars in every prompt of the run
     prefix = prefixes.pop()
-    assert prefix.count("#### The final answer is") == 2 and "So the answer is" in prefix
+    assert prefix.count("#### The final answer is") == 2
     assert rows[0]["prompt"].endswith("Solution: Let's think step by step. ")
     others = {render_prompts(spec, seed=s)[0]["prompt"].rsplit("Question: ", 1)[0]
               for s in range(1, 6)}

@@ -30,7 +30,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from gamermath.builtin.exemplars import GPU_LAB_PLAIN, WEI_2022_SO_THE_ANSWER
+from gamermath.builtin.exemplars import GPU_LAB_PLAIN, YOURONMATH_EXAMPLARS
 from gamermath.hookspecs import hookimpl
 from gamermath.specs import PromptTemplate
 
@@ -189,7 +189,7 @@ def register_templates(register) -> None:
             options={"completion_format": "{reasoning}.\n#### The final answer is {answer}"},
             stop=(NEXT_QUESTION,),
             answer_line=PAPER_ANSWER_LINE,
-            exemplars=WEI_2022_SO_THE_ANSWER,
+            exemplars=YOURONMATH_EXAMPLARS,
             shot_draw="per-run",
         )
     )
