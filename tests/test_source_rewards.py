@@ -156,3 +156,27 @@ def test_an_unknown_preset_is_an_option_error():
     with pytest.raises(OptionError, match="youronmth") as raised:
         reward.check_options({**reward.options, "preset": "youronmth"})
     assert raised.value.option == "preset"
+
+
+# (recipe, term label, completion, verdict of the source's format function)
+FORMAT = [
+    ("youronmath-released-code.toml", "format", "x\n#### The final answer is 18", 0.5),
+    ("youronmath-released-code.toml", "format", "#### The final answer is 18", 0.0),  # no \n
+    ("youronmath-released-code.toml", "format", "x\n#### The final answer is -5", 0.0),
+    ("youronmath-released-code.toml", "format", "x\n#### The final answer is 1,080", 0.5),
+    ("youronmath-released-code.toml", "format", "5\nQuestion: y\n#### The final answer is 2",
+     0.5),  # found in an invented later problem too
+    ("qwen3.5-0.8b-sft-grpo.toml", "format-think", "</think> then <think>", 0.3),  # any order
+    ("qwen3.5-0.8b-sft-grpo.toml", "format-think", "<think>\n<think>a\n</think></think>", 0.3),
+    ("qwen3.5-0.8b-sft-grpo.toml", "format-think", "<think>never closed", 0.0),
+    ("qwen3.5-0.8b-sft-grpo.toml", "format-answer", "####", 0.2),  # no number needed
+    ("qwen3.5-0.8b-sft-grpo.toml", "format-answer", "so \\boxed", 0.2),
+    ("qwen3.5-0.8b-sft-grpo.toml", "format-answer", "THE ANSWER IS 5", 0.0),  # case-sensitive
+    ("qwen3.5-0.8b-sft-grpo.toml", "format-answer", "the answer is 5", 0.2),
+    ("qwen3.5-0.8b-sft-grpo.toml", "format-answer", "Final answer: 5", 0.0),
+]
+
+
+@pytest.mark.parametrize(("recipe", "label", "completion", "verdict"), FORMAT)
+def test_the_format_terms_keep_the_sources_quirks(recipe, label, completion, verdict):
+    assert recipe_term(recipe, label)(completion, "5") == pytest.approx(verdict)
