@@ -293,9 +293,9 @@ def _train(recipe, resume, force, console, extra_callbacks, stack) -> TrainResul
         if not resume:
             run.recipe.write_text(recipe.to_toml(annotate=True), encoding="utf-8")
         env = environment.capture(record, world_size)
-        env["lora"] = {"r": recipe.lora.r, "alpha": recipe.lora.alpha,
-                       "target_modules": recipe.lora.target_modules} if recipe.lora.enabled else {
-                           "enabled": False}
+        lora = recipe.lora
+        env["lora"] = ({"r": lora.r, "alpha": lora.alpha, "target_modules": lora.target_modules}
+                       if lora.enabled else {"enabled": False})
         env["scoring"] = scoring_record(recipe, scoring)
         run.write_json(run.environment, env)
 
@@ -331,6 +331,10 @@ def _train(recipe, resume, force, console, extra_callbacks, stack) -> TrainResul
                                extra_callbacks.get("sft", []))
         if not recipe.lora.enabled:  # GRPO and its KL reference start from the saved SFT model
             del model
+            if world_size > 1:  # rank 0 writes checkpoints/sft/final
+                from accelerate import PartialState
+
+                PartialState().wait_for_everyone()
             model = load_model(str(run.stage_final("sft")), model_spec.dtype,
                                model_spec.attention, device=device)[0]
             keep_checkpointing_options(model)
