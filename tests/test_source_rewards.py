@@ -180,3 +180,14 @@ FORMAT = [
 @pytest.mark.parametrize(("recipe", "label", "completion", "verdict"), FORMAT)
 def test_the_format_terms_keep_the_sources_quirks(recipe, label, completion, verdict):
     assert recipe_term(recipe, label)(completion, "5") == pytest.approx(verdict)
+
+
+def test_gpu_lab_names_the_card_preset():
+    reward = plugins.get("reward", "exact-answer")
+    card = {**reward.options, "preset": "qwen3.5-card"}
+    alias = {**reward.options, "preset": "gpu-lab"}
+    reward.check_options(alias)
+    for completion, gold, verdict in CARD:
+        assert reward.score(completion, {"answer": gold}, alias) == verdict
+        assert reward.cache_key(completion, {"answer": gold}, alias) == reward.cache_key(
+            completion, {"answer": gold}, card)
