@@ -8,9 +8,10 @@
   ``Question: ...\nSolution: Let's think step by step. ...\n#### The final answer is N``,
   then the target question with an open solution. Stops at the next ``\nQuestion:``.
 - ``youronmath-qa``: the prompt the paper's released training code builds (``gsm8k.py``,
-  ``--format qa``): two of Wei et al.'s eight exemplars drawn once per run, each solution's
-  lines joined with ". " and its calculator annotations removed, ``..`` collapsed to ``.``,
-  then the question and ``Solution: Let's think step by step. `` (trailing space).
+  ``--format qa``): two of the repository's eight Wei et al. exemplars
+  (``resources/examplars.py``, byte for byte) drawn once per run, each solution's lines
+  joined with ". " and its calculator annotations removed, ``..`` collapsed to ``.``, then
+  the question and ``Solution: Let's think step by step. `` (trailing space).
 - ``qwen3.5-card``: the Qwen3.5-0.8B-GRPO-Math card's prompt (its gpu-lab training and
   evaluation scripts): system prompt, then the question as the user turn; zero-shot, or
   its 8 plain exemplars as user/assistant turns. ``qwen3.5-card-sft``: the same with the
