@@ -54,7 +54,9 @@ def test_every_source_recipe_carries_its_table_in_its_header(name):
 def test_the_paper_table_states_the_18m_contradiction_and_the_pdf_values():
     recipe = load_recipe(REPO / "recipes" / "youronmath-paper.toml")
     rows = {r.setting: r for r in load_table(recipe.path).rows}
-    assert "18.46M" in rows["trainable parameters"].note
+    assert "4,358,144" in rows["trainable parameters"].note
+    assert "18,464,768" in rows["trainable parameters"].note  # all seven projections
+    assert "--set 'lora.target_modules=[" in rows["LoRA targets"].note
     grpo = recipe.grpo.trl
     assert (grpo["weight_decay"], grpo["warmup_steps"]) == (0.01, 100)
     assert (recipe.grpo.max_prompt_length, grpo["max_completion_length"]) == (128, 150)
@@ -70,7 +72,7 @@ def test_the_released_code_recipe_pins_trl_016_defaults():
     assert recipe.model.attention == "flash_attention_2" and recipe.data.stop == []
     for origin_key in ("grpo.beta", "grpo.temperature", "grpo.top_k", "grpo.loss_type"):
         assert recipe.origins[origin_key] == "recipe"  # not inherited from today's TRL
-    assert recipe.rewards[1].options == {"hash_position": "first"}
+    assert recipe.rewards[1].options == {"preset": "youronmath"}
 
 
 def test_recipe_show_sources_prints_the_table_and_names_missing_ones():
@@ -106,7 +108,7 @@ def test_youronmath_exemplars_are_drawn_once_per_run(tmp_path):
     prefixes = {r["prompt"].rsplit("Question: ", 1)[0] for r in rows}
     assert len(prefixes) == 1  # the same two exemplars in every prompt of the run
     prefix = prefixes.pop()
-    assert prefix.count("#### The final answer is") == 2 and "So the answer is" in prefix
+    assert prefix.count("#### The final answer is") == 2
     assert rows[0]["prompt"].endswith("Solution: Let's think step by step. ")
     others = {render_prompts(spec, seed=s)[0]["prompt"].rsplit("Question: ", 1)[0]
               for s in range(1, 6)}
@@ -236,3 +238,17 @@ def test_an_empty_stop_sequence_is_refused(tmp_path):
     done = gmr("recipe", "check", "--no-trl", str(recipe))
     assert done.returncode == 2
     assert "[data].stop must not contain an empty string" in done.stderr
+
+
+def test_the_card_recipe_trains_every_weight_and_its_lora_variant_raises_the_rates():
+    card = load_recipe(REPO / "recipes" / "qwen3.5-0.8b-sft-grpo.toml")
+    assert card.lora.enabled is False
+    assert (card.sft.trl["learning_rate"], card.grpo.trl["learning_rate"]) == (2e-5, 1e-6)
+    lora = load_recipe(REPO / "recipes" / "qwen3.5-0.8b-sft-grpo-lora.toml")
+    assert lora.lora.enabled is True and lora.lora.target_modules == "all-linear"
+    assert (lora.sft.trl["learning_rate"], lora.grpo.trl["learning_rate"]) == (2e-4, 1e-5)
+    assert "LoRA Without Regret" in lora.path.read_text(encoding="utf-8")  # its reason, stated
+    changed = {d.split(":")[0] for d in card.differences(lora, ignore=("run.name",
+                                                                        "run.output_dir"))}
+    assert changed == {"lora.enabled", "lora.dropout", "lora.target_modules",
+                       "sft.learning_rate", "grpo.learning_rate"}  # nothing else differs

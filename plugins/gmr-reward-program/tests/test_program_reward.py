@@ -222,6 +222,9 @@ def test_youronmath_code_prompt_is_the_released_format(tmp_path):
     assert prompt.endswith("    return 2\n\n" + target) and "Q3?" not in prompt
     with pytest.raises(GmrError, match="holds 3 examples, num_examples = 4"):
         templates.render_youronmath_code(ROW, [], {"examples": str(examples), "num_examples": 4})
+    with pytest.raises(GmrError, match="set shots = 0 with it"):
+        templates.render_youronmath_code(ROW, [{"question": "Q", "solution": "  return 1"}],
+                                         {**options, "examples": str(examples)})
     with pytest.raises(GmrError, match="option examples: .*missing.json"):
         missing = {**options, "examples": str(tmp_path / "missing.json")}
         templates.render_youronmath_code(ROW, [], missing)
@@ -233,7 +236,7 @@ def test_the_released_code_program_recipe_says_what_the_source_says():
     assert (r.lora.r, r.lora.alpha, r.lora.dropout) == (16, 32, 0.05)
     assert len(r.lora.target_modules) == 7
     assert r.data.template == "youronmath-code"
-    assert r.data.template_options["num_examples"] == 2
+    assert r.data.shots == 2  # the template's 2 exemplars, the released file's first two
     fmt, program = r.rewards
     assert (fmt.name, fmt.weight, fmt.options["regex"]) == (
         "format", 0.5, "\\n    return\\s+(.+)\\n"
@@ -249,3 +252,6 @@ def test_the_released_code_program_recipe_says_what_the_source_says():
         128, 150, 0.1
     )
     assert (r.run.seed, r.run.checkpoint_every) == (42, 100)
+    # TRL 0.16's defaults, which the source ran, pinned against today's TRL
+    assert (g["beta"], g["temperature"], g["top_k"], g["loss_type"]) == (0.04, 0.9, 50, "bnpo")
+    assert r.origins["grpo.beta"] == "recipe"

@@ -8,6 +8,12 @@ the line of the *first* ``####`` instead (YouronMath's and the Qwen3.5 card's tr
 do), falling back as above when there is no ``####``. Numbers are compared exactly after
 normalising ``1,080``, ``$``, ``%``, units, Unicode minus and ``18.00`` (see
 ``gamermath.rewards.answers``).
+
+Option ``preset`` reproduces a published training code's reward exactly, quirks included
+(see ``gamermath.builtin.source_answers``): ``youronmath`` (YouronMath's
+``correctness_reward_func_qa``) or ``qwen3.5-card`` (the Qwen3.5-0.8B-GRPO-Math card's
+``math_reward``; ``gpu-lab`` names the same). A preset replaces the reading above and ignores
+``hash_position`` and ``last_number_fallback``. The default (empty) keeps gmr's reading.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from gamermath.hookspecs import hookimpl
 from gamermath.specs import OptionError, Reward
 
 HASH_POSITIONS = ("last", "first")
+PRESETS = ("youronmath", "qwen3.5-card", "gpu-lab")
 
 
 def first_hash_number(completion: str) -> str | None:
@@ -34,14 +41,32 @@ def first_hash_number(completion: str) -> str | None:
 
 
 def check_options(options: Mapping[str, Any]) -> None:
-    """``hash_position`` is "last" or "first"."""
+    """``hash_position`` is "last" or "first"; ``preset`` is empty or a known source."""
+    preset = options.get("preset", "")
+    if preset and preset not in PRESETS:
+        raise OptionError("preset", f"must be empty or one of {', '.join(PRESETS)}, got "
+                          f"'{preset}'")
     if options.get("hash_position", "last") not in HASH_POSITIONS:
         raise OptionError("hash_position", f"must be one of {', '.join(HASH_POSITIONS)}, got "
                           f"'{options.get('hash_position')}'")
 
 
+def _source_key(preset: str, completion: str, answer: str) -> tuple:
+    """The cache key of a source preset: (preset, prediction, gold) as the source reads them."""
+    from gamermath.builtin import source_answers as source
+
+    if preset == "youronmath":
+        return preset, source.youronmath_prediction(completion), source.youronmath_gold(answer)
+    return "qwen3.5-card", source.card_prediction(completion), source.card_gold(answer)
+
+
 def _pred_and_gold(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any]):
     from gamermath.rewards.answers import extract_final_number, format_number, gold_number
+
+    preset = options.get("preset", "")
+    if preset:
+        return _source_key(preset, completion if isinstance(completion, str) else "",
+                           str(columns["answer"]))
 
     pred = None
     if options.get("hash_position") == "first" and isinstance(completion, str):
@@ -56,8 +81,7 @@ def _pred_and_gold(completion: str, columns: Mapping[str, Any], options: Mapping
 
 def score(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any]) -> float:
     """1.0 if the extracted final number equals the gold number, else 0.0."""
-    pred, gold = _pred_and_gold(completion, columns, options)
-    return 1.0 if pred is not None and gold is not None and pred == gold else 0.0
+    return key_verdict(_pred_and_gold(completion, columns, options), options)
 
 
 def cache_key(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any]) -> Hashable:
@@ -66,7 +90,15 @@ def cache_key(completion: str, columns: Mapping[str, Any], options: Mapping[str,
 
 
 def key_verdict(key: Any, options: Mapping[str, Any]) -> float:
-    """The score from the cache key alone (two canonical numbers): no worker needed."""
+    """The score from the cache key alone (two canonical numbers, or a source preset's
+    reading): no worker needed."""
+    if len(key) == 3:
+        from gamermath.builtin import source_answers as source
+
+        preset, pred, gold = key
+        if preset == "youronmath":
+            return source.youronmath_verdict(pred, gold)
+        return source.card_verdict(pred, gold)
     pred, gold = key
     return 1.0 if pred is not None and gold is not None and pred == gold else 0.0
 
@@ -80,7 +112,7 @@ def register_rewards(register):
             description="1 if the final number (#### / \\boxed / 'the answer is') equals the gold",
             columns=("answer",),
             output_range=(0.0, 1.0),
-            options={"last_number_fallback": False, "hash_position": "last"},
+            options={"last_number_fallback": False, "hash_position": "last", "preset": ""},
             timeout=2.0,
             cache_key=cache_key,
             check_options=check_options,

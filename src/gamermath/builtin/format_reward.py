@@ -8,9 +8,14 @@ Parts (the score is the sum of the weights of the parts present):
 - ``regex``: a custom regular expression found anywhere (``re.search``), weight ``regex_weight``.
 
 ``preset`` replaces the part weights with a published setting: ``paper`` is
-arXiv 2506.08935's single 0.5 for ``\\n#### The final answer is \\d+``; ``qwen3.5-card`` is the
-Qwen3.5-0.8B-GRPO-Math card's 0.3 for think tags + 0.2 for ``####``. Part weights are meant
-to sum to at most 1 (the declared range); scale the whole term with its recipe weight.
+arXiv 2506.08935's single 0.5 for ``\\n#### The final answer is \\d+`` (its released code's
+``format_reward_func_qa`` exactly); ``qwen3.5-card`` is gmr's stricter reading of the
+Qwen3.5-0.8B-GRPO-Math card's 0.3 for think tags + 0.2 for ``####`` (one ordered closed pair,
+a ``#### N`` line). The card's code itself (gpu-lab @ f7369ea ``train_grpo.py``
+``format_reward``) is two presets, one per part: ``qwen3.5-card-think`` (0.3 when
+``<think>`` and ``</think>`` both occur, anywhere, in any order) and ``qwen3.5-card-marker``
+(0.2 when ``####``, ``\\boxed`` or ``[Tt]he answer is`` occurs). Part weights are meant to
+sum to at most 1 (the declared range); scale the whole term with its recipe weight.
 """
 
 from __future__ import annotations
@@ -30,6 +35,18 @@ PRESETS: dict[str, dict[str, Any]] = {
         "regex_weight": 0.5,
     },
     "qwen3.5-card": {"think": 0.3, "hash": 0.2, "regex": "", "regex_weight": 0.0},
+    "qwen3.5-card-think": {
+        "think": 0.0,
+        "hash": 0.0,
+        "regex": r"\A(?s:(?=.*<think>)(?=.*</think>))",
+        "regex_weight": 0.3,
+    },
+    "qwen3.5-card-marker": {
+        "think": 0.0,
+        "hash": 0.0,
+        "regex": r"(####|\\boxed|[Tt]he answer is)",
+        "regex_weight": 0.2,
+    },
 }
 
 # Possessive quantifiers (``*+``): linear time even on "####" followed by 16,000 blanks.

@@ -8,9 +8,10 @@
   ``Question: ...\nSolution: Let's think step by step. ...\n#### The final answer is N``,
   then the target question with an open solution. Stops at the next ``\nQuestion:``.
 - ``youronmath-qa``: the prompt the paper's released training code builds (``gsm8k.py``,
-  ``--format qa``): two of Wei et al.'s eight exemplars drawn once per run, each solution's
-  lines joined with ". " and its calculator annotations removed, ``..`` collapsed to ``.``,
-  then the question and ``Solution: Let's think step by step. `` (trailing space).
+  ``--format qa``): two of the repository's eight Wei et al. exemplars
+  (``resources/examplars.py``, byte for byte) drawn once per run, each solution's lines
+  joined with ". " and its calculator annotations removed, ``..`` collapsed to ``.``, then
+  the question and ``Solution: Let's think step by step. `` (trailing space).
 - ``qwen3.5-card``: the Qwen3.5-0.8B-GRPO-Math card's prompt (its gpu-lab training and
   evaluation scripts): system prompt, then the question as the user turn; zero-shot, or
   its 8 plain exemplars as user/assistant turns. ``qwen3.5-card-sft``: the same with the
@@ -30,7 +31,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from gamermath.builtin.exemplars import GPU_LAB_PLAIN, WEI_2022_SO_THE_ANSWER
+from gamermath.builtin.exemplars import GPU_LAB_PLAIN, YOURONMATH_EXAMPLARS
 from gamermath.hookspecs import hookimpl
 from gamermath.specs import PromptTemplate
 
@@ -189,7 +190,7 @@ def register_templates(register) -> None:
             options={"completion_format": "{reasoning}.\n#### The final answer is {answer}"},
             stop=(NEXT_QUESTION,),
             answer_line=PAPER_ANSWER_LINE,
-            exemplars=WEI_2022_SO_THE_ANSWER,
+            exemplars=YOURONMATH_EXAMPLARS,
             shot_draw="per-run",
         )
     )

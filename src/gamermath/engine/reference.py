@@ -24,10 +24,15 @@ from packaging.version import Version
 REF_ADAPTER_SINCE = Version("0.27.0")
 
 
-def kl_reference(beta: float, starts_from_adapter: bool, trl_version: str) -> str:
+def kl_reference(beta: float, starts_from_adapter: bool, trl_version: str,
+                 lora: bool = True) -> str:
     """One line: what the KL term of this run compares the policy with."""
     if not beta:
         return "none: beta = 0, no KL term"
+    if not lora:  # TRL loads a frozen copy from the policy's own path (config._name_or_path)
+        return ("the SFT model: a frozen copy TRL loads from checkpoints/sft/final"
+                if starts_from_adapter else "the base model: a frozen copy TRL loads from the "
+                "model's source")
     if not starts_from_adapter:
         return "the base model (adapters disabled), equal to the policy at GRPO step 0"
     if Version(trl_version) >= REF_ADAPTER_SINCE:

@@ -2,11 +2,14 @@
 
 The same LoRA adapter is trained through both stages (SFT's adapter is handed to
 ``GRPOTrainer`` as a ``PeftModel``), so ``RUN_DIR/adapter`` applied to the base model
-reproduces the trained model. Checkpoints are TRL's own (adapter, optimizer, scheduler,
-RNG and trainer state), so a resumed run continues at the same step with the same data
-order. Everything that can be checked is checked before the first step: TRL's configs of
-both stages, the LoRA target modules against the loaded model, and the dataset columns
-each reward needs.
+reproduces the trained model. With ``[lora] enabled = false`` every weight trains instead
+(full fine-tuning): no ``peft_config``, the SFT model is reloaded from its saved folder so
+that TRL's KL reference (a frozen copy it loads from the model's path) is the SFT model, and
+the result is a whole model in ``RUN_DIR/model``. Checkpoints are TRL's own (adapter or
+model, optimizer, scheduler, RNG and trainer state), so a resumed run continues at the same
+step with the same data order. Everything that can be checked is checked before the first
+step: TRL's configs of both stages, the LoRA target modules against the loaded model, and
+the dataset columns each reward needs.
 """
 
 from __future__ import annotations
@@ -48,6 +51,11 @@ class TrainResult:
     heldout: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
+def full_model(run: RunDir) -> Path:
+    """Where a full fine-tuning run writes its final model (a LoRA run: ``run.adapter``)."""
+    return run.root / "model"
+
+
 def world() -> tuple[int, int, int]:
     """``(rank, local_rank, world_size)`` from torchrun/accelerate's environment."""
     return (
@@ -58,10 +66,12 @@ def world() -> tuple[int, int, int]:
 
 
 def lora_config(recipe: Recipe):
-    """PEFT ``LoraConfig`` from ``[lora]``."""
+    """PEFT ``LoraConfig`` from ``[lora]`` (None for full fine-tuning)."""
     from peft import LoraConfig
 
     lora = recipe.lora
+    if not lora.enabled:
+        return None
     targets = lora.target_modules
     return LoraConfig(
         r=int(lora.r),
@@ -74,7 +84,13 @@ def lora_config(recipe: Recipe):
 
 
 def check_target_modules(recipe: Recipe, model: Any) -> None:
-    """Every ``[lora].target_modules`` name is a module of the loaded model."""
+    """Every ``[lora].target_modules`` name is a module of the loaded model; full
+    fine-tuning of 4-bit weights is refused."""
+    if not recipe.lora.enabled:
+        if recipe.model.load_in_4bit:
+            raise GmrError(f"{recipe.path}: [lora] enabled = false trains every weight, which "
+                           "4-bit weights cannot; set [model] load_in_4bit = false or enable LoRA")
+        return
     targets = recipe.lora.target_modules
     if isinstance(targets, str):
         return
@@ -165,8 +181,9 @@ def open_run(recipe: Recipe, resume: bool = False, force: bool = False) -> RunDi
     if not run.exists():
         raise GmrError(f"--resume {run.root}: no run there (no recipe.toml); start it without "
                        "--resume")
-    if (run.adapter / "adapter_config.json").is_file():
-        raise GmrError(f"{run.root} is complete (adapter/ written); nothing to resume")
+    if (run.adapter / "adapter_config.json").is_file() or (full_model(run) / "config.json"
+                                                           ).is_file():
+        raise GmrError(f"{run.root} is complete (final weights written); nothing to resume")
     saved = run.read_recipe()
     changed = saved.differences(recipe, ignore=("run.output_dir",))
     if changed and not force:
@@ -276,12 +293,14 @@ def _train(recipe, resume, force, console, extra_callbacks, stack) -> TrainResul
         if not resume:
             run.recipe.write_text(recipe.to_toml(annotate=True), encoding="utf-8")
         env = environment.capture(record, world_size)
-        env["lora"] = {"r": recipe.lora.r, "alpha": recipe.lora.alpha,
-                       "target_modules": recipe.lora.target_modules}
+        lora = recipe.lora
+        env["lora"] = ({"r": lora.r, "alpha": lora.alpha, "target_modules": lora.target_modules}
+                       if lora.enabled else {"enabled": False})
         env["scoring"] = scoring_record(recipe, scoring)
         run.write_json(run.environment, env)
 
-    result = TrainResult(run_dir=run.root, adapter=run.adapter)
+    result = TrainResult(run_dir=run.root,
+                         adapter=run.adapter if recipe.lora.enabled else full_model(run))
     if recipe.grpo.max_prompt_length:
         train_set = truncate_prompts(train_set, tokenizer, int(recipe.grpo.max_prompt_length),
                                      scoring.chat_template_kwargs)
@@ -302,20 +321,32 @@ def _train(recipe, resume, force, console, extra_callbacks, stack) -> TrainResul
         )
 
     if recipe.sft_enabled:
-        if run.stage_complete("sft"):
+        if run.stage_complete("sft") and recipe.lora.enabled:
             from peft import PeftModel
 
             model = PeftModel.from_pretrained(model, str(run.stage_final("sft")), is_trainable=True)
             log.info("SFT stage already complete; continuing with its adapter")
-        else:
+        elif not run.stage_complete("sft"):
             model = _sft_stage(recipe, run, model, tokenizer, evaluator, resume, console, result,
                                extra_callbacks.get("sft", []))
+        if not recipe.lora.enabled:  # GRPO and its KL reference start from the saved SFT model
+            del model
+            if world_size > 1:  # rank 0 writes checkpoints/sft/final
+                from accelerate import PartialState
+
+                PartialState().wait_for_everyone()
+            model = load_model(str(run.stage_final("sft")), model_spec.dtype,
+                               model_spec.attention, device=device)[0]
+            keep_checkpointing_options(model)
     model = _grpo_stage(recipe, run, model, tokenizer, train_set, evaluator, resume, console,
                         result, scoring, extra_callbacks.get("grpo", []))
 
     if rank == 0:
-        model.save_pretrained(str(run.adapter), selected_adapters=["default"])
-        tokenizer.save_pretrained(str(run.adapter))
+        if recipe.lora.enabled:
+            model.save_pretrained(str(run.adapter), selected_adapters=["default"])
+        else:
+            model.save_pretrained(str(result.adapter))
+        tokenizer.save_pretrained(str(result.adapter))
     result.heldout = {
         stage: [r for r in read_jsonl(run.metrics) if r.get("stage") == stage
                 and "heldout/accuracy" in r]
@@ -335,7 +366,7 @@ def scoring_record(recipe: Recipe, scoring: Scoring) -> dict[str, Any]:
         "think_opened_in_prompt": scoring.scored_text.opened,
         "heldout_metric": recipe.eval.metric,
         "kl_reference": kl_reference(float(recipe.grpo.trl.get("beta") or 0.0),
-                                     recipe.sft_enabled, trl.__version__),
+                                     recipe.sft_enabled, trl.__version__, recipe.lora.enabled),
     }
 
 

@@ -67,6 +67,7 @@ class LoraSpec:
         "module names to adapt (checked against the loaded model), or \"all-linear\"",
     )
     bias: str = knob("none", "which biases train", choices=LORA_BIAS)
+    enabled: bool = knob(True, "train a LoRA adapter; false trains every weight (full fine-tuning)")
 
 
 @dataclass(frozen=True)

@@ -41,9 +41,11 @@ def register_templates(register) -> None:
             name="youronmath-code",
             render=templates.render_youronmath_code,
             description="text: YouronMath released code's 'code' format, the model continues "
-            "def solution(); examples from a JSON file",
+            "def solution(); shots = 2 prepends the source's 2 worked programs",
             shots=0,
             options={"examples": "", "num_examples": 2},
             answer_line=r"\n    return\s+\S",  # held-out format rate: solution() returns
+            exemplars=templates.YOURONMATH_CODE_EXEMPLARS,
+            shot_draw="per-run",
         )
     )

@@ -7,10 +7,13 @@
 - ``youronmath-code``: the YouronMath released code's "code" prompt (its ``gsm8k.py``):
   ``Question: Q`` / blank line / ``# solution in Python:`` / blank line / ``def
   solution():`` and the question as the docstring, which the model continues with the
-  function body (the reward's ``solution-body`` extraction). Its worked examples come from a
-  JSON file ``{"questions": [...], "solutions": [...]}`` (option ``examples``; the source
-  reads bigcode-evaluation-harness's ``gsm8k_few_shot_prompts.json``, which gmr does not
-  ship), the first ``num_examples`` of them, each followed by a blank line.
+  function body (the reward's ``solution-body`` extraction). Its worked examples are the
+  template's exemplars, ``YOURONMATH_CODE_EXEMPLARS``: the first two entries of the
+  repository's ``resources/gsm8k_few_shot_prompts.json`` (shinandrew/YouronMath @ 21af604),
+  byte for byte, which the source reads with ``--num_shots 2``; ``shots = 2`` draws them in
+  an order fixed once per run (the source's ``random.sample``). Each is followed by a blank
+  line. Option ``examples`` instead reads the first ``num_examples`` of another JSON file
+  ``{"questions": [...], "solutions": [...]}`` (then set ``shots = 0``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,27 @@ PROGRAM_SYSTEM_PROMPT = (
     "as the last line of its output: a number, or an exact expression such as 3/4. It may "
     "use the standard library (math, fractions, itertools...) but no files, network or "
     "other processes; it runs with a few seconds of CPU time."
+)
+
+# resources/gsm8k_few_shot_prompts.json @ 21af604, its first two questions and solutions.
+YOURONMATH_CODE_EXEMPLARS = (
+    {
+        "question": "Olivia has $23. She bought five bagels for $3 each. How much money does "
+        "she have left?",
+        "solution": "    money_initial = 23\n    bagels = 5\n    bagel_cost = 3\n"
+        "    money_spent = bagels * bagel_cost\n    money_left = money_initial - money_spent\n"
+        "    result = money_left\n    return result",
+        "answer": "8",
+    },
+    {
+        "question": "Michael had 58 golf balls. On tuesday, he lost 23 golf balls. On "
+        "wednesday, he lost 2 more. How many golf balls did he have at the end of wednesday?",
+        "solution": "    golf_balls_initial = 58\n    golf_balls_lost_tuesday = 23\n"
+        "    golf_balls_lost_wednesday = 2\n    golf_balls_left = golf_balls_initial - "
+        "golf_balls_lost_tuesday - golf_balls_lost_wednesday\n    result = golf_balls_left\n"
+        "    return result",
+        "answer": "33",
+    },
 )
 
 CODE_PROMPT = (
@@ -86,9 +110,14 @@ def render_youronmath_code(
     row: Mapping[str, Any], shots: list[Mapping[str, Any]], options: Mapping[str, Any]
 ) -> str:
     """The worked examples (each ``CODE_PROMPT`` + solution + blank line), then the open one."""
-    _no_shots("youronmath-code", shots)
-    prompt = ""
+    prompt = "".join(CODE_PROMPT.format(question=shot["question"]) + f"{shot['solution']}\n\n"
+                     for shot in shots)
     if options["examples"]:
+        if shots:
+            from gamermath.errors import GmrError
+
+            raise GmrError("template 'youronmath-code': option examples replaces the "
+                           "built-in exemplars; set shots = 0 with it")
         wanted = int(options["num_examples"])
         examples = load_examples(str(options["examples"]))
         if len(examples) < wanted:
