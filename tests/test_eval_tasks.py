@@ -55,7 +55,11 @@ DATA_KEYS = {"dataset_path", "dataset_name", "dataset_kwargs", "custom_dataset",
 
 
 def _without_data(cfg: dict) -> dict:
-    return {k: v for k, v in cfg.items() if k not in DATA_KEYS}
+    """The config without where rows come from and without gmr's own metadata (protocol)."""
+    out = {k: v for k, v in cfg.items() if k not in DATA_KEYS}
+    if isinstance(out.get("metadata"), dict):
+        out["metadata"] = {k: v for k, v in out["metadata"].items() if k != "gmr"}
+    return out
 
 
 def test_evals_list_shows_every_shipped_task_with_its_protocol():

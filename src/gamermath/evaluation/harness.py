@@ -93,10 +93,10 @@ def build_task_manager(tasks: Sequence[str], data_dir: Path | None):
 
 def run_settings(manager, task: str) -> tuple[bool, str | None]:
     """``(chat_template, think_end_token)`` from the task's ``metadata: gmr:`` block."""
+    from gamermath.builtin.eval_tasks import gmr_metadata
+
     entry = manager.task_index.get(task)
-    cfg = (entry.cfg if entry is not None else None) or {}
-    meta = cfg.get("metadata") if isinstance(cfg.get("metadata"), dict) else {}
-    gmr = meta.get("gmr") if isinstance(meta.get("gmr"), dict) else {}
+    gmr = gmr_metadata((entry.cfg if entry is not None else None) or {})
     return bool(gmr.get("chat_template", False)), gmr.get("think_end_token") or None
 
 
