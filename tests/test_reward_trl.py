@@ -140,6 +140,22 @@ def tiny_grpo_trainer(tiny_model, tmp_path, rows, funcs, weights, callbacks, max
     )
 
 
+def train_until_the_guard_stops(tiny_model, tmp_path, terms, workers):
+    """A real GRPO run of up to 10 steps that the reward guard (3 steps) must stop:
+    ``(trainer, runner, the GmrError it stopped with)``."""
+    rows = [{"prompt": f"What is {a} + 7? Answer:"} for a in range(8)]
+    with RewardRunner(workers=workers) as runner:
+        funcs, weights = make_reward_funcs(terms, runner)
+        guard = RewardCountersCallback(runner, stop_after_steps=3)
+        trainer = tiny_grpo_trainer(
+            tiny_model, tmp_path, rows, funcs, weights, [guard], max_steps=10,
+            max_completion_length=4,
+        )
+        with pytest.raises(GmrError) as raised:
+            trainer.train()
+    return trainer, runner, raised.value
+
+
 def test_a_real_grpo_step_logs_the_counters(tiny_model, tmp_path):
     rows = [
         {"prompt": "What is 12 + 7? Answer:", "answer": "#### 19"},
@@ -182,32 +198,23 @@ def test_a_real_grpo_run_stops_on_a_reward_that_always_raises(
     """The error-rate guard in a real GRPO run: one warning, then a stop after 3 steps."""
     broken = Reward("always-raises", faulty.always_raises, "test", columns=())
     monkeypatch.setitem(plugins.registry("reward"), broken.name, broken)
-    rows = [{"prompt": f"What is {a} + 7? Answer:"} for a in range(8)]
     terms = [RewardTerm("always-raises"), RewardTerm("format", weight=0.5)]
-    with RewardRunner(workers=1) as runner:
-        funcs, weights = make_reward_funcs(terms, runner)
-        guard = RewardCountersCallback(runner, stop_after_steps=3)
-        trainer = tiny_grpo_trainer(
-            tiny_model, tmp_path, rows, funcs, weights, [guard], max_steps=10,
-            max_completion_length=4,
-        )
-        with pytest.raises(GmrError) as raised:
-            trainer.train()
-        message = raised.value.format_message()
-        assert message.startswith(
-            "reward 'always-raises' failed on every sample for 3 steps in a row at step 3 "
-            "(4 errors; last: ValueError: cannot score"
-        )
-        assert trainer.state.global_step == 3  # stopped, not the 10 steps asked for
-        counts = runner.counters["always-raises"]
-        assert counts["calls"] == counts["errors"] == 12
-        assert runner.counters["format"]["errors"] == 0
-        logged = [h for h in trainer.state.log_history if "loss" in h]
-        assert [h["reward_errors/always-raises"] for h in logged] == [4.0, 8.0, 12.0]
-        health = [w for w in recwarn if issubclass(w.category, RewardHealthWarning)]
-        assert len(health) == 1 and "'always-raises' failed on 4 of 4 samples at step 1" in str(
-            health[0].message
-        )
+    trainer, runner, error = train_until_the_guard_stops(tiny_model, tmp_path, terms, workers=1)
+    message = error.format_message()
+    assert message.startswith(
+        "reward 'always-raises' failed on every sample for 3 steps in a row at step 3 "
+        "(4 errors; last: ValueError: cannot score"
+    )
+    assert trainer.state.global_step == 3  # stopped, not the 10 steps asked for
+    counts = runner.counters["always-raises"]
+    assert counts["calls"] == counts["errors"] == 12
+    assert runner.counters["format"]["errors"] == 0
+    logged = [h for h in trainer.state.log_history if "loss" in h]
+    assert [h["reward_errors/always-raises"] for h in logged] == [4.0, 8.0, 12.0]
+    health = [w for w in recwarn if issubclass(w.category, RewardHealthWarning)]
+    assert len(health) == 1 and "'always-raises' failed on 4 of 4 samples at step 1" in str(
+        health[0].message
+    )
 
 
 def test_a_real_grpo_run_stops_when_a_skip_term_times_out_on_every_sample(
@@ -218,21 +225,12 @@ def test_a_real_grpo_run_stops_when_a_skip_term_times_out_on_every_sample(
     multi-line "All reward functions returned None" dump is one line, said once."""
     slow = Reward("sleeps", faulty.sleep_forever, "test", columns=(), timeout=0.5)
     monkeypatch.setitem(plugins.registry("reward"), slow.name, slow)
-    rows = [{"prompt": f"What is {a} + 7? Answer:"} for a in range(8)]
     terms = [RewardTerm("sleeps", timeout_policy="skip"), RewardTerm("format", weight=0.5)]
     caplog.set_level("WARNING", logger="trl.trainer.grpo_trainer")
-    with RewardRunner(workers=4) as runner:
-        funcs, weights = make_reward_funcs(terms, runner)
-        guard = RewardCountersCallback(runner, stop_after_steps=3)
-        trainer = tiny_grpo_trainer(
-            tiny_model, tmp_path, rows, funcs, weights, [guard], max_steps=10,
-            max_completion_length=4,
-        )
-        with pytest.raises(GmrError) as raised:
-            trainer.train()
-        assert trainer.state.global_step == 3  # stopped, not the 10 steps asked for
-        assert runner.counters["sleeps"]["timeouts"] == runner.counters["sleeps"]["calls"] == 12
-    message = raised.value.format_message()
+    trainer, runner, error = train_until_the_guard_stops(tiny_model, tmp_path, terms, workers=4)
+    assert trainer.state.global_step == 3  # stopped, not the 10 steps asked for
+    assert runner.counters["sleeps"]["timeouts"] == runner.counters["sleeps"]["calls"] == 12
+    message = error.format_message()
     assert message.startswith(
         "reward 'sleeps' failed on every sample for 3 steps in a row at step 3 (4 timeouts")
     assert 'timeout_policy "skip", so every sample was unscorable' in message
