@@ -194,3 +194,26 @@ def test_gmr_eval_top_k_flag_in_a_real_run(tiny_model, data_dir, tmp_path):
     assert results["tasks"]["gsm8k"]["decoding"].endswith("temperature 0.7, top-p 1.0, top-k 50")
     logged = [json.loads(x) for x in (out / "samples_gsm8k.jsonl").read_text().splitlines()]
     assert logged_gen_kwargs(logged[0])["top_k"] == 50
+
+
+def test_card_aligned_exemplars_are_the_ones_at_f7369ea():
+    """gpu-lab's eval_gsm8k.py at f7369ea answers its 8 exemplars '<think>\\nsteps\\n</think>
+    \\n#### N': the aligned task's exemplars, byte for byte (skipped without the mirror)."""
+    import ast
+
+    mirror = Path("/work/.mirror/CelestialCreator+gpu-lab/repo")
+    if not mirror.is_dir():
+        pytest.skip("no gpu-lab mirror")
+    source = subprocess.run(
+        ["git", f"--git-dir={mirror}", "show",
+         "f7369ea:projects/05-grpo-reasoning/scripts/eval_gsm8k.py"],
+        capture_output=True, text=True, check=True).stdout
+    found = next(ast.literal_eval(node.value) for node in ast.walk(ast.parse(source))
+                 if isinstance(node, ast.Assign)
+                 and getattr(node.targets[0], "id", "") == "FEW_SHOT_EXAMPLES")
+    from gamermath.evals.loaders import card_exemplars
+
+    ours = [{"question": e["question"],
+             "answer": f"<think>\n{e['steps']}\n</think>\n#### {e['final']}"}
+            for e in card_exemplars()]
+    assert found == ours
