@@ -8,6 +8,8 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from gamermath import verify
 
 REPO = Path(__file__).parents[1]
@@ -46,12 +48,18 @@ def test_contributing_documents_the_public_modules():
         "gamermath.testing"}
 
 
-def test_program_plugin_imports_only_public_modules():
+@pytest.mark.parametrize("plugin", sorted(p.name for p in (REPO / "plugins").iterdir()
+                                         if (p / "src").is_dir()))
+def test_shipped_plugins_import_only_public_modules(plugin):
     public = documented_public_modules()
-    used = gamermath_imports(PROGRAM_PLUGIN / "src")
-    assert "gamermath.verify" in used
+    used = gamermath_imports(REPO / "plugins" / plugin / "src")
+    assert used, plugin
     private = {name: where for name, where in used.items() if name not in public}
-    assert not private, f"private gamermath modules imported: {private}"
+    assert not private, f"{plugin} imports private gamermath modules: {private}"
+
+
+def test_program_plugin_checks_answers_through_the_public_verify():
+    assert "gamermath.verify" in gamermath_imports(PROGRAM_PLUGIN / "src")
 
 
 def test_plugins_require_the_core_python():
