@@ -208,6 +208,35 @@ def deepseekmath_problem(question: str, choices: list[str]) -> str:
             f"answer.\n{options}")
 
 
+#: The subjects YouronMath's eval_mmlu_stem.py calls MMLU-STEM ("math only"), in its order.
+YOURONMATH_MMLU_SUBJECTS = ("college_mathematics", "high_school_mathematics")
+
+
+def mmlu_youronmath(**metadata: Any):
+    """MMLU as YouronMath's ``eval_mmlu_stem.py`` reads it (github.com/shinandrew/YouronMath
+    at 21af604): the ``test`` rows of its two math subjects in order (370 questions), and
+    the split ``youronmath_shots``: the 4 rows its ``random.seed(42)`` then
+    ``random.sample(dev, 4)`` draws from the two subjects' ``dev`` rows (10), in that order.
+
+    Added columns: ``choice_lines`` (``"0: ...\n1: ..."``, the index before each choice as
+    the source prints it) and ``answer_text`` (the right choice's text).
+    """
+    import datasets
+
+    parts = [mmlu_subject(subject, **metadata) for subject in YOURONMATH_MMLU_SUBJECTS]
+    test = datasets.concatenate_datasets([p["test"] for p in parts])
+    dev = datasets.concatenate_datasets([p["dev"] for p in parts])
+    shots = dev.select(random.Random(42).sample(range(len(dev)), 4))
+
+    def columns(row: dict[str, Any]) -> dict[str, str]:
+        choices = list(row["choices"])
+        return {"choice_lines": "\n".join(f"{i}: {c}" for i, c in enumerate(choices)),
+                "answer_text": str(choices[int(row["answer"])])}
+
+    return datasets.DatasetDict({"test": test.map(columns),
+                                 "youronmath_shots": shots.map(columns)})
+
+
 def mmlu_subject_deepseekmath(subject: str = "", **metadata: Any):
     """One MMLU subject with the column ``problem`` worded as DeepSeekMath's harness does."""
     splits = mmlu_subject(subject, **metadata)

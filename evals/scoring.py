@@ -139,6 +139,43 @@ def dsm_mmlu_extract(response: str) -> str | None:
 dsm_mmlu_answers = each_response(dsm_mmlu_extract)
 
 
+# --- YouronMath MMLU-STEM (github.com/shinandrew/YouronMath eval_mmlu_stem.py at 21af604,
+# extract_answer; an answer is the index 0-3 of a choice) -------------------------------
+_YM_MMLU_FINAL = re.compile(r"#### The final answer is\s*([0-3])")
+# as there: "answer is" must touch the letter ("answer isB"); the case is ignored
+_YM_MMLU_LETTER = re.compile(r"(?:answer is|final answer:?\s*)([A-D])", re.IGNORECASE)
+_YM_MMLU_DIGIT = re.compile(r"[0-3]")
+
+
+def youronmath_mmlu_extract(response: str, choices: Sequence[str]) -> int | None:
+    """The choice index YouronMath's MMLU evaluation reads: '#### The final answer is K',
+    else a letter A-D after 'answer is' / 'final answer', else the last digit 0-3 anywhere,
+    else the first choice whose text appears in the response (case ignored); else None."""
+    match = _YM_MMLU_FINAL.search(response)
+    if match:
+        return int(match.group(1))
+    match = _YM_MMLU_LETTER.search(response)
+    if match:
+        return ord(match.group(1).upper()) - ord("A")
+    digits = _YM_MMLU_DIGIT.findall(response)
+    if digits:
+        return int(digits[-1])
+    lowered = response.lower()
+    return next((i for i, choice in enumerate(choices) if str(choice).lower() in lowered), None)
+
+
+def youronmath_mmlu_answers(resps: Iterable[Sequence[str]],
+                            docs: Sequence[dict]) -> list[list[str]]:
+    """lm-eval ``custom`` filter: each response's choice index as a string (the doc's
+    ``answer`` renders the same way), ``[invalid]`` when none is found."""
+    out = []
+    for responses, doc in zip(resps, docs, strict=True):
+        found = [youronmath_mmlu_extract(r if isinstance(r, str) else "", doc["choices"])
+                 for r in responses]
+        out.append([INVALID if f is None else str(f) for f in found])
+    return out
+
+
 # --- MATH-500 ---------------------------------------------------------------------------
 _MINERVA_FINAL = re.compile(r"final answer is \$(.*?)\$\. I hope", re.DOTALL)
 

@@ -74,6 +74,7 @@ def test_bad_arguments_are_rejected_before_scoring(tmp_path, args, message):
     done = gmr("reward", "score", *args, "--input", str(source))
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
 def test_output_that_cannot_be_written_is_named(tmp_path):

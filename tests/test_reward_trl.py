@@ -140,6 +140,22 @@ def tiny_grpo_trainer(tiny_model, tmp_path, rows, funcs, weights, callbacks, max
     )
 
 
+def train_until_the_guard_stops(tiny_model, tmp_path, terms, workers):
+    """A real GRPO run of up to 10 steps that the reward guard (3 steps) must stop:
+    ``(trainer, runner, the GmrError it stopped with)``."""
+    rows = [{"prompt": f"What is {a} + 7? Answer:"} for a in range(8)]
+    with RewardRunner(workers=workers) as runner:
+        funcs, weights = make_reward_funcs(terms, runner)
+        guard = RewardCountersCallback(runner, stop_after_steps=3)
+        trainer = tiny_grpo_trainer(
+            tiny_model, tmp_path, rows, funcs, weights, [guard], max_steps=10,
+            max_completion_length=4,
+        )
+        with pytest.raises(GmrError) as raised:
+            trainer.train()
+    return trainer, runner, raised.value
+
+
 def test_a_real_grpo_step_logs_the_counters(tiny_model, tmp_path):
     rows = [
         {"prompt": "What is 12 + 7? Answer:", "answer": "#### 19"},
@@ -182,29 +198,63 @@ def test_a_real_grpo_run_stops_on_a_reward_that_always_raises(
     """The error-rate guard in a real GRPO run: one warning, then a stop after 3 steps."""
     broken = Reward("always-raises", faulty.always_raises, "test", columns=())
     monkeypatch.setitem(plugins.registry("reward"), broken.name, broken)
-    rows = [{"prompt": f"What is {a} + 7? Answer:"} for a in range(8)]
     terms = [RewardTerm("always-raises"), RewardTerm("format", weight=0.5)]
-    with RewardRunner(workers=1) as runner:
+    trainer, runner, error = train_until_the_guard_stops(tiny_model, tmp_path, terms, workers=1)
+    message = error.format_message()
+    assert message.startswith(
+        "reward 'always-raises' failed on every sample for 3 steps in a row at step 3 "
+        "(4 errors; last: ValueError: cannot score"
+    )
+    assert trainer.state.global_step == 3  # stopped, not the 10 steps asked for
+    counts = runner.counters["always-raises"]
+    assert counts["calls"] == counts["errors"] == 12
+    assert runner.counters["format"]["errors"] == 0
+    logged = [h for h in trainer.state.log_history if "loss" in h]
+    assert [h["reward_errors/always-raises"] for h in logged] == [4.0, 8.0, 12.0]
+    health = [w for w in recwarn if issubclass(w.category, RewardHealthWarning)]
+    assert len(health) == 1 and "'always-raises' failed on 4 of 4 samples at step 1" in str(
+        health[0].message
+    )
+
+
+def test_a_real_grpo_run_stops_when_a_skip_term_times_out_on_every_sample(
+    tiny_model, tmp_path, monkeypatch, caplog
+):
+    """Under ``timeout_policy = "skip"`` a reward that always times out leaves every sample
+    unscorable (loss 0): the guard stops the run after 3 steps with one line, and TRL's
+    multi-line "All reward functions returned None" dump is one line, said once."""
+    slow = Reward("sleeps", faulty.sleep_forever, "test", columns=(), timeout=0.5)
+    monkeypatch.setitem(plugins.registry("reward"), slow.name, slow)
+    terms = [RewardTerm("sleeps", timeout_policy="skip"), RewardTerm("format", weight=0.5)]
+    caplog.set_level("WARNING", logger="trl.trainer.grpo_trainer")
+    trainer, runner, error = train_until_the_guard_stops(tiny_model, tmp_path, terms, workers=4)
+    assert trainer.state.global_step == 3  # stopped, not the 10 steps asked for
+    assert runner.counters["sleeps"]["timeouts"] == runner.counters["sleeps"]["calls"] == 12
+    message = error.format_message()
+    assert message.startswith(
+        "reward 'sleeps' failed on every sample for 3 steps in a row at step 3 (4 timeouts")
+    assert 'timeout_policy "skip", so every sample was unscorable' in message
+    assert "\n" not in message
+    trl_lines = [r.getMessage() for r in caplog.records if r.name == "trl.trainer.grpo_trainer"]
+    assert not any("All reward functions returned None" in m for m in trl_lines)
+    unscorable = [m for m in trl_lines if "unscorable" in m]
+    assert len(unscorable) == 1 and "\n" not in unscorable[0]
+
+
+def test_the_fallback_policy_keeps_training_through_timeouts(tiny_model, tmp_path, monkeypatch):
+    """Timeouts under the default policy score the fallback and never stop the run."""
+    slow = Reward("sleeps", faulty.sleep_forever, "test", columns=(), timeout=0.5)
+    monkeypatch.setitem(plugins.registry("reward"), slow.name, slow)
+    rows = [{"prompt": f"What is {a} + 7? Answer:"} for a in range(8)]
+    terms = [RewardTerm("sleeps"), RewardTerm("format", weight=0.5)]
+    with RewardRunner(workers=4) as runner:
         funcs, weights = make_reward_funcs(terms, runner)
-        guard = RewardCountersCallback(runner, stop_after_steps=3)
         trainer = tiny_grpo_trainer(
-            tiny_model, tmp_path, rows, funcs, weights, [guard], max_steps=10,
+            tiny_model, tmp_path, rows, funcs, weights,
+            [RewardCountersCallback(runner, stop_after_steps=1)], max_steps=2,
             max_completion_length=4,
         )
-        with pytest.raises(GmrError) as raised:
+        with pytest.warns(RewardHealthWarning):
             trainer.train()
-        message = raised.value.format_message()
-        assert message.startswith(
-            "reward 'always-raises' failed on every sample for 3 steps in a row at step 3 "
-            "(4 errors; last: ValueError: cannot score"
-        )
-        assert trainer.state.global_step == 3  # stopped, not the 10 steps asked for
-        counts = runner.counters["always-raises"]
-        assert counts["calls"] == counts["errors"] == 12
-        assert runner.counters["format"]["errors"] == 0
-        logged = [h for h in trainer.state.log_history if "loss" in h]
-        assert [h["reward_errors/always-raises"] for h in logged] == [4.0, 8.0, 12.0]
-        health = [w for w in recwarn if issubclass(w.category, RewardHealthWarning)]
-        assert len(health) == 1 and "'always-raises' failed on 4 of 4 samples at step 1" in str(
-            health[0].message
-        )
+        assert trainer.state.global_step == 2
+        assert runner.counters["sleeps"]["timeouts"] == 8

@@ -30,8 +30,37 @@ COMMANDS: dict[str, str] = {
 }
 
 
+def one_line_usage_error(exc: click.UsageError) -> click.ClickException:
+    """click's usage error (usage line, hint, message: three lines) as gmr's one line.
+
+    Names the command and where its help is: ``gmr train: invalid value for '[RECIPE]':
+    File '/tmp' is a directory (see gmr train --help)``. Exit code 2, as click's own.
+    """
+    from gamermath.errors import GmrError
+
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+        return exc  # the help text itself, as click prints it
+    where = exc.ctx.command_path if exc.ctx is not None else "gmr"
+    message = " ".join(exc.format_message().split()).rstrip(".") or "usage error"
+    message = message[:1].lower() + message[1:]
+    return GmrError(f"{where}: {message} (see {where} --help)")
+
+
 class LazyGroup(click.Group):
-    """A click group whose subcommands are imported on first use."""
+    """A click group whose subcommands are imported on first use, and whose usage errors
+    (an unknown option, a bad value, a missing argument, in any subcommand) are one line."""
+
+    def make_context(self, *args, **kwargs) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            raise one_line_usage_error(exc) from None
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise one_line_usage_error(exc) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)

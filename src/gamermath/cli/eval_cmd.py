@@ -48,6 +48,9 @@ def _batch_size(value: str | None) -> int | str | None:
               help="Sampling temperature with --samples.")
 @click.option("--top-p", type=float, default=0.95, show_default=True,
               help="Nucleus sampling with --samples.")
+@click.option("--top-k", type=int, default=0, show_default=True,
+              help="Top-k sampling with --samples (0: no top-k cut; the YouronMath paper's "
+              "text uses 50).")
 @click.option("--backend", type=click.Choice(["hf", "vllm"]), default="hf", show_default=True,
               help="lm-eval model type: hf (transformers) or vllm (needs gamermath[vllm], a GPU).")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -62,7 +65,7 @@ def _batch_size(value: str | None) -> int | str | None:
 @click.option("--dtype", default="auto", show_default=True, help="auto, float32, bfloat16...")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: cuda if present)")
 def eval_cmd(tasks, model, adapter, num_fewshot, limit, batch_size, max_gen_toks, samples,
-             temperature, top_p, backend, data_dir, output, compare, baselines_file, dtype,
+             temperature, top_p, top_k, backend, data_dir, output, compare, baselines_file, dtype,
              device) -> None:
     """Evaluate a model with lm-evaluation-harness and compare with published scores."""
     from gamermath.data import resolve_data_dir
@@ -78,7 +81,7 @@ def eval_cmd(tasks, model, adapter, num_fewshot, limit, batch_size, max_gen_toks
         output = target.run_dir / "eval"
     if max_gen_toks is not None and max_gen_toks < 1:
         raise GmrError("--max-gen-toks must be at least 1")
-    sampling = None if samples is None else Sampling(samples, temperature, top_p)
+    sampling = None if samples is None else Sampling(samples, temperature, top_p, top_k)
     if compare:  # a broken baselines file fails before the model runs
         baselines.load_baselines(baselines_file)
     stderr.print(f"evaluating {target.label} on {', '.join(names)} ({backend})", soft_wrap=True)

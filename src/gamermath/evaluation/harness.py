@@ -30,7 +30,7 @@ from typing import Any
 from gamermath import plugins
 from gamermath.errors import GmrError
 from gamermath.evaluation.intervals import normal, wilson
-from gamermath.evaluation.sampling import Sampling, sampled_specs
+from gamermath.evaluation.sampling import Sampling, sampled_specs, task_decoding
 from gamermath.evaluation.target import EvalTarget
 
 BACKENDS = ("hf", "vllm")
@@ -93,10 +93,10 @@ def build_task_manager(tasks: Sequence[str], data_dir: Path | None):
 
 def run_settings(manager, task: str) -> tuple[bool, str | None]:
     """``(chat_template, think_end_token)`` from the task's ``metadata: gmr:`` block."""
+    from gamermath.builtin.eval_tasks import gmr_metadata
+
     entry = manager.task_index.get(task)
-    cfg = (entry.cfg if entry is not None else None) or {}
-    meta = cfg.get("metadata") if isinstance(cfg.get("metadata"), dict) else {}
-    gmr = meta.get("gmr") if isinstance(meta.get("gmr"), dict) else {}
+    gmr = gmr_metadata((entry.cfg if entry is not None else None) or {})
     return bool(gmr.get("chat_template", False)), gmr.get("think_end_token") or None
 
 
@@ -265,12 +265,7 @@ def _leaf_settings(raw: dict[str, Any], leaf: str, default_cap: int | None,
     gen = config.get("generation_kwargs") or {}
     if config.get("output_type") != "generate_until":
         return {"max_gen_toks": None, "decoding": "log-likelihood"}
-    if sampling is not None:
-        decoding = f"sampled: {sampling.label}"
-    elif gen.get("do_sample"):
-        decoding = f"sampled by the task (temperature {gen.get('temperature')})"
-    else:
-        decoding = "greedy"
+    decoding = f"sampled: {sampling.label}" if sampling is not None else task_decoding(gen)
     return {"max_gen_toks": gen.get("max_gen_toks", default_cap), "decoding": decoding}
 
 
@@ -396,6 +391,7 @@ def run_harness(
             "samples": sampling.k if sampling else None,
             "temperature": sampling.temperature if sampling else None,
             "top_p": sampling.top_p if sampling else None,
+            "top_k": sampling.top_k if sampling else None,
             **record,
         },
         "tasks": {name: section[name] for name in tasks if name in section},

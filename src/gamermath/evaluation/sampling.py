@@ -6,7 +6,8 @@ extracted answer, ``take_first`` keeps one). This module rewrites each task's co
 way lm-eval's ``gsm8k_cot_self_consistency`` is written, nothing more:
 
 - ``repeats: K`` and sampling in ``generation_kwargs`` (``do_sample``, ``temperature``,
-  ``top_p``, ``top_k: 0`` so no top-k cut, on the HF and vLLM backends alike);
+  ``top_p``, ``top_k``: ``--top-k``, 0 by default so no top-k cut, on the HF and vLLM
+  backends alike);
 - every filter ``F`` whose pipeline ends in ``take_first`` becomes two filters: ``F``
   without the ``take_first`` (the K extracted answers of a question, scored each, giving
   ``<metric>_pass@K``: at least one right, and ``<metric>_avg@K``: the share right, an
@@ -43,6 +44,7 @@ class Sampling:
     k: int
     temperature: float = 0.6
     top_p: float = 0.95
+    top_k: int = 0
 
     def __post_init__(self) -> None:
         if self.k < 2:
@@ -51,16 +53,32 @@ class Sampling:
             raise GmrError("--temperature must be above 0 when sampling (--samples)")
         if not 0 < self.top_p <= 1:
             raise GmrError("--top-p must be in (0, 1]")
+        if isinstance(self.top_k, bool) or not isinstance(self.top_k, int) or self.top_k < 0:
+            raise GmrError("--top-k must be a whole number >= 0 (0: no top-k cut)")
 
     @property
     def label(self) -> str:
         """One line for tables and ``results.json``."""
-        return f"{self.k} samples per question, temperature {self.temperature}, top-p {self.top_p}"
+        text = f"{self.k} samples per question, temperature {self.temperature}, top-p {self.top_p}"
+        return text + (f", top-k {self.top_k}" if self.top_k else "")
 
     def generation_kwargs(self, base: dict[str, Any] | None) -> dict[str, Any]:
-        """The task's generation settings with sampling switched on."""
+        """The task's generation settings with sampling switched on (``top_k`` 0: no cut)."""
         return {**(base or {}), "do_sample": True, "temperature": self.temperature,
-                "top_p": self.top_p, "top_k": 0}
+                "top_p": self.top_p, "top_k": self.top_k}
+
+
+def task_decoding(gen: dict[str, Any]) -> str:
+    """How a task's own ``generation_kwargs`` decode, in the words baselines use:
+    ``greedy`` or ``sampled by the task (temperature 0.7, top-k 50)`` (top-p when set)."""
+    if not gen.get("do_sample"):
+        return "greedy"
+    parts = [f"temperature {gen.get('temperature')}"]
+    if gen.get("top_k"):
+        parts.append(f"top-k {gen['top_k']}")
+    if gen.get("top_p") not in (None, 1, 1.0):
+        parts.append(f"top-p {gen['top_p']}")
+    return f"sampled by the task ({', '.join(parts)})"
 
 
 def combine(per_answer: list[dict[str, float]]) -> dict[str, float]:

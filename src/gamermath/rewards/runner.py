@@ -226,6 +226,9 @@ class RewardRunner:
         self.counters: dict[str, dict[str, int]] = {}
         #: Per reward, the detail of its latest failed sample (for warnings and errors).
         self.last_failure: dict[str, str] = {}
+        #: Rewards a term scores under ``timeout_policy = "skip"`` (``make_reward_funcs`` fills
+        #: it): their timeouts leave samples unscorable, a failure for the health guard.
+        self.skip_on_timeout: set[str] = set()
         if initial_counters:
             self.restore_counters(initial_counters)
         self._workers: list[_Worker] = []

@@ -15,12 +15,16 @@ which with fallback 0 is the same as scoring 0.)
 ``RewardCountersCallback`` adds the runner's counters to every log line and guards the run:
 one warning per reward when its failure rate over a step exceeds ``warn_rate``, and a stop
 with a one-line ``GmrError`` when a reward failed on every sample for ``stop_after_steps``
-steps in a row. ``counters_from_logs`` reads the counters back from a logged row, so a
-resumed run continues its counts (``RewardRunner(initial_counters=...)``).
+steps in a row (for a reward scored under ``timeout_policy = "skip"``, timeouts count as
+failures: every sample unscorable means a step with no learning signal). TRL's multi-line
+"All reward functions returned None" dump becomes one line, said once.
+``counters_from_logs`` reads the counters back from a logged row, so a resumed run
+continues its counts (``RewardRunner(initial_counters=...)``).
 """
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -67,6 +71,9 @@ def make_reward_funcs(
     runner.prepare(list(rewards.values()))
     by_label = {t.label: t for t in terms}
     skip_terms = [t for t in terms if t.timeout_policy == "skip"]
+    runner.skip_on_timeout.update(rewards[t.label].name for t in skip_terms)
+    if skip_terms:
+        _replace_trl_unscorable_dump()
     # The batch TRL is scoring now, and the results of its skip terms (timeouts are not
     # cached, so each term of the batch reuses them instead of timing out again).
     batch: dict[str, Any] = {"texts": None, "columns": None, "results": {}, "skipped": set()}
@@ -173,8 +180,8 @@ class RewardCountersCallback(_callback_base()):  # type: ignore[misc]
     ``on_step_end``: compares the counters with the previous step's. A reward whose failures
     (errors, timeouts, memory and CPU limits) exceed ``warn_rate`` of the step's samples gets
     one warning line (a ``RewardHealthWarning``), once per reward per run. A reward that
-    failed (errors, memory or CPU limits; not timeouts) on every sample of
-    ``stop_after_steps`` consecutive steps that scored it sets
+    failed (errors, memory or CPU limits; timeouts only under ``timeout_policy = "skip"``)
+    on every sample of ``stop_after_steps`` consecutive steps that scored it sets
     ``control.should_training_stop``; the error is kept in ``failure`` and, with
     ``raise_on_stop``, raised as a ``GmrError`` from ``on_train_end`` (after the trainer's
     own end-of-training work), so ``trainer.train()`` ends with a one-line error.
@@ -237,12 +244,21 @@ class RewardCountersCallback(_callback_base()):  # type: ignore[misc]
                     RewardHealthWarning,
                     stacklevel=2,
                 )
-            self._streaks[name] = self._streaks.get(name, 0) + 1 if broken >= calls else 0
+            # under timeout_policy "skip" a timed-out sample is unscorable: a failure too
+            skipping = name in self.runner.skip_on_timeout
+            lost = broken + (delta["timeouts"] if skipping else 0)
+            self._streaks[name] = self._streaks.get(name, 0) + 1 if lost >= calls else 0
             if self._streaks[name] >= self.stop_after_steps and self.failure is None:
+                if skipping and delta["timeouts"]:
+                    why = ("a term scoring it has timeout_policy \"skip\", so every sample was "
+                           "unscorable and the policy got no learning signal; training stopped: "
+                           "raise the reward's timeout, make it faster, or use "
+                           "timeout_policy \"fallback\"")
+                else:
+                    why = "training stopped: fix the reward or its options"
                 self.failure = GmrError(
                     f"reward '{name}' failed on every sample for {self._streaks[name]} steps in a "
-                    f"row{at} ({_breakdown(delta)}{_last_detail(self.runner, name)}); training "
-                    "stopped: fix the reward or its options"
+                    f"row{at} ({_breakdown(delta)}{_last_detail(self.runner, name)}); {why}"
                 )
         self._last = now
         return self.failure
@@ -264,6 +280,39 @@ class RewardCountersCallback(_callback_base()):  # type: ignore[misc]
         if state is not None and state.log_history:
             state.log_history[-1].update(counters)
         return control
+
+
+#: TRL's GRPO trainer logs this, then the unscorable row's every column, over many lines.
+_TRL_UNSCORABLE = "All reward functions returned None"
+
+
+class _OneLineUnscorable(logging.Filter):
+    """Turns TRL's multi-line "All reward functions returned None" dump into one line, said
+    once per training run (the counters ``reward_timeouts/<name>`` keep the running count)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.said = False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _TRL_UNSCORABLE not in str(record.msg):
+            return True
+        if self.said:
+            return False
+        self.said = True
+        record.msg = ("some completions were unscorable: a reward term with timeout_policy "
+                      "\"skip\" timed out on them, so they get advantage 0 (counted in "
+                      "reward_timeouts/<reward>; said once)")
+        record.args = ()
+        return True
+
+
+def _replace_trl_unscorable_dump() -> None:
+    """Install a fresh ``_OneLineUnscorable`` on TRL's GRPO trainer logger (one per run)."""
+    logger = logging.getLogger("trl.trainer.grpo_trainer")
+    for old in [f for f in logger.filters if isinstance(f, _OneLineUnscorable)]:
+        logger.removeFilter(old)
+    logger.addFilter(_OneLineUnscorable())
 
 
 def _breakdown(delta: Mapping[str, int]) -> str:

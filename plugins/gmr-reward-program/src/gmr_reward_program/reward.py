@@ -9,7 +9,7 @@
   ``str(solution())``.
 
 The answer is compared with the gold (column ``answer``) by ``compare``: ``exact-answer``
-(the first number of the answer equals the gold number, ``gamermath.rewards.answers``;
+(the first number of the answer equals the gold number, ``gamermath.verify``;
 with ``tolerance`` > 0, within that absolute distance instead) or ``sympy-equivalence``
 (the ``sympy-equivalence`` reward's scoring on ``\\boxed{answer}``). No program, a program
 that fails, runs out of time, memory or output, or prints nothing scores 0.0.
@@ -27,10 +27,11 @@ import re
 from collections.abc import Hashable, Mapping
 from typing import Any
 
+from gamermath import verify
 from gmr_reward_program.sandbox import ALL_LAYERS, Limits, RunResult, run_program
 
 #: Worker processes warm math-verify once, for ``compare = "sympy-equivalence"``.
-GMR_PRELOAD = ("gamermath.rewards.warmup",)
+GMR_PRELOAD = (verify.MATH_WARMUP_MODULE,)
 
 EXTRACTS = ("fenced", "solution-body")
 COMPARES = ("exact-answer", "sympy-equivalence")
@@ -116,15 +117,11 @@ def compare_answer(answer: str, gold: Any, compare: str, tolerance: float = 0.0)
     if not answer:
         return 0.0
     if compare == "sympy-equivalence":
-        from gamermath.builtin.sympy_equivalence import score as sympy_score
-
-        return sympy_score(f"\\boxed{{{answer}}}", {"answer": gold}, {"exact_numbers": True})
-    from gamermath.rewards.answers import first_number, gold_number, numbers_equal
-
+        return float(verify.math_equivalent(f"\\boxed{{{answer}}}", gold))
     if tolerance > 0:
-        got, want = first_number(answer), gold_number(str(gold))
+        got, want = verify.first_number(answer), verify.gold_number(gold)
         return 1.0 if got is not None and want is not None and abs(got - want) < tolerance else 0.0
-    return 1.0 if numbers_equal(answer, str(gold)) else 0.0
+    return 1.0 if verify.numbers_equal(answer, gold) else 0.0
 
 
 def evaluate(
