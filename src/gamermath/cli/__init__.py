@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "plugins": "gamermath.cli.plugins_cmd:plugins",
     "rewards": "gamermath.cli.reward:reward",
     "reward": "gamermath.cli.reward:reward",
+    "data": "gamermath.cli.data:data",
     "datasets": "gamermath.cli.dataset:datasets",
     "eval": "gamermath.cli.eval_cmd:eval_cmd",
     "evals": "gamermath.cli.evals:evals",
