@@ -31,7 +31,7 @@ def data() -> None:
 def overlap(recipe_file: str, tasks: str | None, overrides: tuple[str, ...],
             data_dir: Path | None, output: Path, strict: bool) -> None:
     """13-gram overlap (lm-eval's decontamination method) between RECIPE's training prompts
-    and answers (SFT and GRPO) and eval documents (the recipe's held-out split, or --harness tasks)."""
+    and answers (SFT and GRPO) and eval documents (its held-out split, or --harness tasks)."""
     from gamermath.cli.train import cli_overrides
     from gamermath.data import resolve_data_dir
     from gamermath.data.overlap import check_recipe

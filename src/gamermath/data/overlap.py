@@ -203,11 +203,10 @@ def _doc_text(task: Any, doc: dict[str, Any]) -> str:
 
 def harness_texts(tasks: Sequence[str], data_dir: Path | None) -> list[Text]:
     """The evaluated documents of lm-eval tasks (or groups), through gmr's TaskManager."""
+    import datasets
     from lm_eval.tasks import get_task_dict
 
     from gamermath.evaluation.harness import build_task_manager
-
-    import datasets
 
     datasets.disable_progress_bars()
     manager = build_task_manager(tasks, data_dir)
