@@ -206,12 +206,14 @@ def harness_texts(tasks: Sequence[str], data_dir: Path | None) -> list[Text]:
     import datasets
     from lm_eval.tasks import get_task_dict
 
-    from gamermath.evaluation.harness import build_task_manager
+    from gamermath.evaluation.harness import build_task_manager, quiet_lm_eval
 
     datasets.disable_progress_bars()
-    manager = build_task_manager(tasks, data_dir)
+    with quiet_lm_eval():
+        manager = build_task_manager(tasks, data_dir)
+        task_dict = get_task_dict(list(tasks), manager)
     texts = []
-    for name, task in _leaf_tasks(get_task_dict(list(tasks), manager)):
+    for name, task in _leaf_tasks(task_dict):
         texts += [Text(f"{name}:{i}", name, _doc_text(task, doc))
                   for i, doc in enumerate(task.eval_docs)]
     return texts
