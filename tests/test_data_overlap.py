@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -108,3 +109,30 @@ def test_real_gsm8k_train_test_overlap(tmp_path, harness):
     assert {(p["train_id"], p["eval_id"].split(":")[-1]) for p in pairs} == {
         ("grpo:gsm8k/train:20", "632"), ("grpo:gsm8k/train:406", "581"),
         ("grpo:gsm8k/train:1314", "602"), ("grpo:gsm8k/train:5162", "602")}
+
+
+def test_train_start_warns_with_counts_and_eval_check_never_fails_the_eval(tmp_path):
+    """What ``gmr train`` prints before loading the model, and ``gmr eval --compare``'s
+    check on a run whose recipe cannot be read (the scores stand; one warning line)."""
+    from rich.console import Console
+
+    from gamermath.data.overlap import check_before_training, check_run, save_to
+    from gamermath.recipe import load_recipe
+
+    data = _gsm8k_files(tmp_path / "data", [f"Question {i} about pears." for i in range(4)]
+                        + [PASSAGE], [PASSAGE, "Something else entirely."])
+    recipe = load_recipe(REPO / "recipes" / "youronmath-paper.toml",
+                         (f'data.data_dir="{data}"',))
+    console = Console(file=io.StringIO(), width=300)
+    report = check_before_training(recipe, console)
+    said = console.file.getvalue()
+    assert ("warning: contamination: gsm8k/test: 1 of 2 documents (50.00%) share a 13-gram "
+            "with the 5 training rows") in said
+    save_to(report, tmp_path / "run")
+    assert json.loads((tmp_path / "run" / "contamination.json").read_text())[
+        "contaminated_docs"] == {"gsm8k/test": 1}
+    assert (tmp_path / "run" / "overlap.jsonl").read_text().count("\n") == len(report.pairs)
+    console = Console(file=io.StringIO(), width=300)
+    assert check_run(tmp_path / "empty", ["gsm8k"], None, console, tmp_path / "out") is None
+    assert console.file.getvalue().startswith("warning: contamination check skipped: ")
+    assert not (tmp_path / "out").exists()

@@ -23,7 +23,7 @@ import contextlib
 import io
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -152,28 +152,35 @@ def _flat(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def training_texts(recipe: Any) -> list[Text]:
+def _with_data_dir(spec: Any, data_dir: Path | None) -> Any:
+    """``spec`` reading local files from ``data_dir`` when it names no folder of its own."""
+    if data_dir is None or spec.data_dir:
+        return spec
+    return replace(spec, data_dir=str(data_dir))
+
+
+def training_texts(recipe: Any, data_dir: Path | None = None) -> list[Text]:
     """The recipe's training rows as text: GRPO prompt + answer, SFT prompt + completion."""
     from gamermath.data.prompts import render_prompts
     from gamermath.data.sft import sft_pairs
 
-    spec = recipe.data
+    spec = _with_data_dir(recipe.data, data_dir)
     name = f"grpo:{spec.dataset}/{spec.split}"
     texts = [Text(f"{name}:{i}", name, f"{_flat(r['prompt'])}\n{r['answer']}")
              for i, r in enumerate(render_prompts(spec, recipe.run.seed))]
     if recipe.sft_enabled:
-        sft = recipe.sft_data()
+        sft = _with_data_dir(recipe.sft_data(), data_dir)
         name = f"sft:{sft.dataset}/{sft.split}"
         texts += [Text(f"{name}:{i}", name, f"{_flat(r['prompt'])}\n{_flat(r['completion'])}")
                   for i, r in enumerate(sft_pairs(sft, recipe.run.seed))]
     return texts
 
 
-def heldout_texts(recipe: Any) -> list[Text]:
+def heldout_texts(recipe: Any, data_dir: Path | None = None) -> list[Text]:
     """Every row of the recipe's held-out split (the whole split, not only ``heldout``)."""
     from gamermath.data.rows import load_rows
 
-    spec = recipe.data
+    spec = _with_data_dir(recipe.data, data_dir)
     name = f"{spec.dataset}/{recipe.eval.split}"
     rows = load_rows(spec.dataset, recipe.eval.split, spec.data_dir, spec.options)
     return [Text(f"{name}:{i}", name, " ".join(
@@ -232,8 +239,8 @@ def rich_progress(console: Any, label: str) -> Callable[[Iterable[Text], int], I
 def check_recipe(recipe: Any, tasks: Sequence[str] = (), data_dir: Path | None = None,
                  console: Any = None) -> OverlapReport:
     """The recipe's training text against its held-out split, or against lm-eval ``tasks``."""
-    evals = harness_texts(tasks, data_dir) if tasks else heldout_texts(recipe)
-    train = training_texts(recipe)
+    evals = harness_texts(tasks, data_dir) if tasks else heldout_texts(recipe, data_dir)
+    train = training_texts(recipe, data_dir)
     progress = rich_progress(console, f"{NGRAM}-gram overlap") if console is not None else None
     return find_overlap(train, evals, progress=progress)
 
@@ -267,11 +274,16 @@ def save_to(report: OverlapReport, folder: Path) -> None:
 
 
 def check_run(run_dir: Path, tasks: Sequence[str], data_dir: Path | None, console: Any,
-              output: Path | None) -> OverlapReport:
+              output: Path | None) -> OverlapReport | None:
     """``gmr eval --compare``'s check: the run's recipe against the evaluated tasks."""
+    from gamermath.errors import GmrError
     from gamermath.run_dir import RunDir
 
-    report = check_recipe(RunDir(run_dir).read_recipe(), tasks, data_dir, console)
+    try:
+        report = check_recipe(RunDir(run_dir).read_recipe(), tasks, data_dir, console)
+    except GmrError as exc:  # the scores stand; say why the check could not run
+        console.print(f"warning: contamination check skipped: {exc}", soft_wrap=True)
+        return None
     where = output / PAIRS_FILE if output is not None else "(not written: no --output)"
     warn(report, console, str(where))
     if output is not None:
