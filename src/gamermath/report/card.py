@@ -12,6 +12,7 @@ n, 95% interval, and what was not measured.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -353,6 +354,14 @@ def _not_measured(run: RunData, evals: Sequence[EvalDir]) -> list[str]:
     return out
 
 
+def _base_model_note(base: str) -> list[str]:
+    """A warning when ``base_model`` is not a Hub repository id (a folder, ``pkg:``, .gguf)."""
+    if re.fullmatch(r"[\w.-]+/[\w.-]+", base) and not Path(base).exists():
+        return []
+    return [f"Note: the base model was given as `{base}`, not a Hugging Face Hub repository "
+            "id; set `base_model` to the id of those weights before publishing.", ""]
+
+
 def render_card(run_dir: str | Path, eval_dirs: Sequence[str | Path] = ()) -> str:
     """The model card (``README.md`` text) of a run and its ``gmr eval`` folders.
 
@@ -376,6 +385,7 @@ def render_card(run_dir: str | Path, eval_dirs: Sequence[str | Path] = ()) -> st
         f"A {kind} for `{meta['base_model']}`, trained with gamermath ({stages}, TRL). "
         "Every number below comes from the run directory or its `gmr eval` output; each "
         "score names its protocol, its number of questions and its 95% interval.", "",
+        *_base_model_note(str(meta["base_model"])),
         "## Evaluation", "", *_eval_section(evals), "",
         "## Held-out accuracy: bare -> SFT -> GRPO", "", *_heldout_section(run), "",
         "## Contamination check", "", *_contamination_section(run, evals), "",
