@@ -84,11 +84,9 @@ def train(
 
     items = cli_overrides(overrides, data_dir, run_dir, max_steps)
     recipe = resolve_train_recipe(recipe_file, items, resume, run_dir)
-    from gamermath.data.overlap import check_before_training, save_to
     from gamermath.engine.train import TrainingInterrupted
     from gamermath.engine.train import train as run_training
 
-    contamination = check_before_training(recipe, stderr)
     try:
         result = run_training(recipe, resume=resume is not None, force=force, console=stderr)
     except TrainingInterrupted as exc:
@@ -99,7 +97,6 @@ def train(
             err=True,
         )
         sys.exit(130)
-    save_to(contamination, result.run_dir)
     grpo = result.heldout.get("grpo") or []
     click.echo(f"adapter: {result.adapter}")
     from gamermath.engine.attribution import summary_lines

@@ -261,8 +261,13 @@ def warn(report: OverlapReport, console: Any, where: str) -> None:
                       f"({'; '.join(report.lines())})", soft_wrap=True)
 
 
-def check_before_training(recipe: Any, console: Any) -> OverlapReport:
-    """``gmr train``'s check: training text against the held-out split, with a warning."""
+def check_before_training(recipe: Any, console: Any = None) -> OverlapReport:
+    """``gmr train``'s check: training text against the held-out split, with a warning
+    (on ``console``, else stderr)."""
+    if console is None:
+        from rich.console import Console
+
+        console = Console(stderr=True)
     report = check_recipe(recipe, console=console)
     warn(report, console, f"RUN_DIR/{PAIRS_FILE}")
     return report
