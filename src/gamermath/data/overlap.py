@@ -178,9 +178,12 @@ def training_texts(recipe: Any, data_dir: Path | None = None) -> list[Text]:
 
 def heldout_texts(recipe: Any, data_dir: Path | None = None) -> list[Text]:
     """Every row of the recipe's held-out split (the whole split, not only ``heldout``)."""
+    from gamermath import plugins
     from gamermath.data.rows import load_rows
 
     spec = _with_data_dir(recipe.data, data_dir)
+    if recipe.eval.split not in plugins.get("dataset", spec.dataset).splits:
+        return []  # no held-out split ([eval] heldout = 0 on a train-only dataset)
     name = f"{spec.dataset}/{recipe.eval.split}"
     rows = load_rows(spec.dataset, recipe.eval.split, spec.data_dir, spec.options)
     return [Text(f"{name}:{i}", name, " ".join(
@@ -252,7 +255,10 @@ SUMMARY_FILE = "contamination.json"
 
 def warn(report: OverlapReport, console: Any, where: str) -> None:
     """A warning line per contaminated eval set, or one ``clean`` line."""
-    if report.contaminated:
+    if not report.eval_docs:
+        console.print("contamination check: no eval documents to check against (the "
+                      "dataset has no held-out split)", soft_wrap=True)
+    elif report.contaminated:
         for line in report.lines():
             console.print(f"warning: contamination: {line}", soft_wrap=True)
         console.print(f"warning: overlapping pairs: {where}", soft_wrap=True)

@@ -249,6 +249,8 @@ def _eval_section(evals: Sequence[EvalDir]) -> list[str]:
 def _contamination_lines(summary: dict[str, Any], where: str) -> list[str]:
     train = ", ".join(f"{name} {count}" for name, count in
                       (summary.get("train_rows") or {}).items())
+    if not summary.get("eval_docs"):
+        return [f"- nothing to check against: no eval documents ({where})"]
     out = []
     for name, total in (summary.get("eval_docs") or {}).items():
         hit = (summary.get("contaminated_docs") or {}).get(name, 0)
