@@ -17,10 +17,12 @@ from gamermath import __version__
 #: command name -> "module:attribute"; imported only when the command runs or --help lists it.
 COMMANDS: dict[str, str] = {
     "plan": "gamermath.cli.plan:plan",
+    "card": "gamermath.cli.card:card",
     "report": "gamermath.cli.report:report",
     "plugins": "gamermath.cli.plugins_cmd:plugins",
     "rewards": "gamermath.cli.reward:reward",
     "reward": "gamermath.cli.reward:reward",
+    "data": "gamermath.cli.data:data",
     "datasets": "gamermath.cli.dataset:datasets",
     "eval": "gamermath.cli.eval_cmd:eval_cmd",
     "evals": "gamermath.cli.evals:evals",

@@ -116,3 +116,7 @@ def eval_cmd(tasks, model, adapter, num_fewshot, limit, batch_size, max_gen_toks
     if output is not None:
         written = tables.write_outputs(run, output, extra)
         stderr.print(f"wrote {len(written)} files to {output}")
+    if compare and target.run_dir is not None:
+        from gamermath.data.overlap import check_run
+
+        check_run(target.run_dir, names, data, stderr, output)

@@ -254,6 +254,7 @@ def _train(recipe, resume, force, console, extra_callbacks, stack) -> TrainResul
     import transformers
     from transformers import set_seed
 
+    from gamermath.data.overlap import check_before_training, save_to
     from gamermath.engine import environment
     from gamermath.engine.switches import check_switch_device, keep_checkpointing_options
     from gamermath.engine.trl_config import check_trl_configs
@@ -263,6 +264,7 @@ def _train(recipe, resume, force, console, extra_callbacks, stack) -> TrainResul
     check_trl_configs(recipe)
     check_switch_device(recipe)
     check_zero_variance(recipe, world_size)
+    contamination = check_before_training(recipe, console) if rank == 0 else None
     transformers.logging.set_verbosity_error()
     for noise in (".*gradient_checkpointing.*deprecated", ".*pin_memory.*"):
         warnings.filterwarnings("ignore", message=noise)
@@ -298,6 +300,7 @@ def _train(recipe, resume, force, console, extra_callbacks, stack) -> TrainResul
                        if lora.enabled else {"enabled": False})
         env["scoring"] = scoring_record(recipe, scoring)
         run.write_json(run.environment, env)
+        save_to(contamination, run.root)
 
     result = TrainResult(run_dir=run.root,
                          adapter=run.adapter if recipe.lora.enabled else full_model(run))
