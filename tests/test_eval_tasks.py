@@ -386,6 +386,17 @@ def test_run_directory_resolves_to_base_model_and_final_adapter(tmp_path):
     assert resolve_target("x/y", str(run)).source == "x/y"
 
 
+def test_full_fine_tuning_run_directory_resolves_to_its_model_folder(tmp_path):
+    run = tmp_path / "run"
+    (run / "model").mkdir(parents=True)
+    (run / "recipe.toml").write_text("", encoding="utf-8")
+    (run / "model" / "config.json").write_text("{}", encoding="utf-8")
+    for target in (resolve_target(str(run), None), resolve_target(None, str(run))):
+        assert target.source == str(run / "model")
+        assert target.adapter is None and target.run_dir == run
+    with pytest.raises(GmrError, match="full fine-tuning run"):
+        resolve_target("x/y", str(run))
+
 def test_vllm_backend_arguments_serve_the_adapter_as_lora(tiny_model, tmp_path):
     from gamermath.evaluation.harness import vllm_arguments
 

@@ -2,7 +2,8 @@
 
 A training run directory (``recipe.toml`` with ``[model] source``, ``adapter/`` with the
 final adapter) stands for its base model plus that adapter, whether it is named by
-``--model`` or by ``--adapter``.
+``--model`` or by ``--adapter``. A full fine-tuning run (``[lora] enabled = false``) keeps its
+whole trained model in ``model/`` instead, and stands for that model alone.
 """
 
 from __future__ import annotations
@@ -32,6 +33,14 @@ class EvalTarget:
 def is_run_dir(path: Path) -> bool:
     """True for a training run directory: ``recipe.toml`` beside an ``adapter/`` folder."""
     return (path / "recipe.toml").is_file() and (path / "adapter").is_dir()
+
+
+def full_model_dir(path: Path) -> Path | None:
+    """The ``model/`` folder of a full fine-tuning run directory, else None."""
+    folder = path / "model"
+    if (path / "recipe.toml").is_file() and (folder / "config.json").is_file():
+        return folder
+    return None
 
 
 def run_dir_source(run_dir: Path) -> str:
@@ -66,6 +75,12 @@ def _adapter_folder(path: Path) -> tuple[Path, Path | None]:
 
 def resolve_target(model: str | None, adapter: str | Path | None) -> EvalTarget:
     """Turn ``--model`` / ``--adapter`` into a source and adapter (run dirs expanded)."""
+    for named in (model, adapter):
+        full = full_model_dir(Path(named)) if named and Path(named).is_dir() else None
+        if full is not None:
+            if model and adapter:
+                raise GmrError(f"{named} is a full fine-tuning run (model/): name it alone")
+            return EvalTarget(str(full), None, Path(named))
     if model and Path(model).is_dir() and is_run_dir(Path(model)):
         if adapter:
             raise GmrError(f"--model {model} is a run directory; drop --adapter or name the base")
