@@ -168,7 +168,7 @@ BROKEN = [
     ("unknown-model-source", sub('"Qwen/Qwen2.5-Math-1.5B"', '"s3://bucket/model"'),
      "[model].source: no model source handles 's3://bucket/model'"),
     ("unknown-dataset-option", add("data", "options = { digitz = 3 }"),
-     "[data].options: dataset 'arith': unknown option 'digitz'"),
+     "[data].options: dataset 'arith' has no option 'digitz'"),
     ("unknown-key", sub("learning_rate", "learnig_rate"),
      "unknown key [grpo].learnig_rate; did you mean learning_rate?"),
     ("unknown-section", add("evals", "heldout = 3"), "unknown section [evals]; did you mean eval?"),
@@ -430,6 +430,6 @@ def test_reward_runtime_keys_reach_the_runtime(tmp_path):
     recipe = load_recipe(write(tmp_path, GOOD), [
         "rewards.exact-answer.timeout_policy=skip", "run.reward_memory_mb=512",
         "run.reward_cpu_s=2.5"])
-    terms = recipe.reward_terms()
+    terms = recipe.rewards
     assert [t.timeout_policy for t in terms] == ["skip", "fallback"]
     assert (recipe.run.reward_memory_mb, recipe.run.reward_cpu_s) == (512, 2.5)

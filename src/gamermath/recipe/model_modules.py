@@ -1,0 +1,113 @@
+"""``[lora].target_modules`` against the model's own module names, before any weight loads.
+
+``gmr recipe check`` reads the model's ``config.json`` (a local directory, or a hub id
+already in the Hugging Face cache), builds the model on PyTorch's ``meta`` device (shapes
+only, no memory, no weights) and lists its modules; the names are kept under
+``$GMR_CACHE_DIR/model-modules/`` by the config's content and the transformers version, so
+the next check is instant. Training runs the same check on the loaded model
+(``check_targets``), so both say the same line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from gamermath.errors import GmrError
+
+
+def check_targets(recipe: Any, names: set[str], linear: list[str]) -> None:
+    """Every listed ``target_modules`` name is a module name of the model (a regular
+    expression or ``all-linear`` is PEFT's to match)."""
+    targets = recipe.lora.target_modules
+    if not recipe.lora.enabled or isinstance(targets, str):
+        return
+    missing = [t for t in targets if t not in names]
+    if missing:
+        raise GmrError(
+            f"{recipe.path}: [lora].target_modules: {', '.join(missing)} not found in "
+            f"{recipe.model.source}; its linear modules: {', '.join(linear)} "
+            "(or use \"all-linear\")"
+        )
+
+
+def model_modules(model: Any) -> tuple[set[str], list[str]]:
+    """``(every module's last name, the linear layers' names)`` of a torch model."""
+    import torch
+
+    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules() if name}
+    linear = sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules()
+                     if isinstance(module, torch.nn.Linear)})
+    return names, linear
+
+
+def config_file(source: str) -> Path | None:
+    """The model's ``config.json`` without downloading or converting: a local directory's,
+    or a hub id's in the Hugging Face cache; None otherwise (``.gguf``, ``pkg:``, uncached)."""
+    path = Path(source).expanduser()
+    if path.is_dir():
+        found = path / "config.json"
+        return found if found.is_file() else None
+    if source.startswith("pkg:") or source.lower().endswith(".gguf") or "/" not in source:
+        return None
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(source, "config.json")
+    except Exception:  # not a valid repo id
+        return None
+    return Path(cached) if isinstance(cached, str) else None
+
+
+def offline_modules(config: Path) -> tuple[set[str], list[str]]:
+    """The module names of the model a ``config.json`` describes (cached on disk)."""
+    from gamermath.models import default_cache_dir
+
+    text = config.read_bytes()
+    try:
+        version = metadata.version("transformers")
+    except metadata.PackageNotFoundError:
+        version = "none"
+    digest = hashlib.sha256(text + version.encode()).hexdigest()[:24]
+    cached = default_cache_dir() / "model-modules" / f"{digest}.json"
+    try:
+        data = json.loads(cached.read_text(encoding="utf-8"))
+        return set(data["names"]), list(data["linear"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    try:
+        model_config = AutoConfig.from_pretrained(str(config.parent), local_files_only=True)
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(model_config)
+    except Exception as exc:  # an architecture this transformers does not know
+        raise GmrError(f"{config}: transformers cannot build this model "
+                       f"({' '.join(str(exc).split())[:200]})") from None
+    names, linear = model_modules(model)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_text(json.dumps({"names": sorted(names), "linear": linear}), "utf-8")
+    except OSError:  # a read-only cache: build it again next time
+        pass
+    return names, linear
+
+
+def check_target_modules_offline(recipe: Any) -> str | None:
+    """Check ``[lora].target_modules`` against the model's config; a note when it cannot be
+    read offline (the check then runs when training loads the model)."""
+    targets = recipe.lora.target_modules
+    if not recipe.lora.enabled or isinstance(targets, str):
+        return None
+    config = config_file(recipe.model.source)
+    if config is None:
+        return (f"[lora].target_modules not checked: no config.json of "
+                f"{recipe.model.source} offline (a .gguf or pkg: model, or a hub model not in "
+                "the local cache); training checks them on the loaded model")
+    names, linear = offline_modules(config)
+    check_targets(recipe, names, linear)
+    return None
