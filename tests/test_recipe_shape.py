@@ -193,3 +193,21 @@ def test_recipe_check_accepts_a_shipped_name_and_notes_an_unchecked_model():
     done = gmr("recipe", "check", "youronmath-paper", "--no-trl")
     assert done.returncode == 0, done.stderr
     assert "target_modules not checked" in done.stderr
+
+
+def test_recipe_check_remembers_the_configs_trl_accepted(tmp_path):
+    """The second check of the same values imports no torch; a changed value TRL rejects
+    still fails (the cache is keyed by every argument)."""
+    path = write(tmp_path)
+    env = dict(os.environ, GMR_CACHE_DIR=str(tmp_path / "cache"))
+    code = ("import sys; from gamermath.recipe import load_recipe; "
+            "from gamermath.engine.trl_config import check_trl_configs; "
+            "check_trl_configs(load_recipe(sys.argv[1])); print('torch' in sys.modules)")
+    runs = [subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                           text=True, timeout=180, env=env) for _ in range(2)]
+    assert [r.stdout.strip() for r in runs] == ["True", "False"], runs[0].stderr
+    assert list((tmp_path / "cache" / "trl-checked").rglob("*"))
+    bad = subprocess.run([sys.executable, "-m", "gamermath", "recipe", "check", str(path),
+                          "--set", "grpo.generation_batch_size=6"], capture_output=True,
+                         text=True, timeout=180, env=env)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
