@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from gamermath.errors import GmrError
 from gamermath.recipe.fields import (
     knob,
     no_empty_strings,
@@ -180,8 +181,6 @@ class RewardSpec:
         if not self.label:
             object.__setattr__(self, "label", self.name)
         if self.timeout_policy not in TIMEOUT_POLICIES:
-            from gamermath.errors import GmrError
-
             raise GmrError(
                 f"reward term '{self.label}': timeout_policy must be one of "
                 f"{', '.join(TIMEOUT_POLICIES)}, not {self.timeout_policy!r}"
