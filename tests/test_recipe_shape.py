@@ -211,3 +211,12 @@ def test_recipe_check_remembers_the_configs_trl_accepted(tmp_path):
                           "--set", "grpo.generation_batch_size=6"], capture_output=True,
                          text=True, timeout=180, env=env)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_a_config_transformers_cannot_build_is_a_note_not_an_error(tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text('{"model_type": "no-such-architecture"}')
+    done = gmr("recipe", "check", str(write(tmp_path, source=str(model))), "--no-trl")
+    assert done.returncode == 0, done.stderr
+    assert "target_modules not checked: transformers cannot build it" in done.stderr

@@ -62,8 +62,9 @@ def config_file(source: str) -> Path | None:
     return Path(cached) if isinstance(cached, str) else None
 
 
-def offline_modules(config: Path) -> tuple[set[str], list[str]]:
-    """The module names of the model a ``config.json`` describes (cached on disk)."""
+def offline_modules(config: Path) -> tuple[set[str], list[str]] | str:
+    """The module names of the model a ``config.json`` describes (cached on disk), or why
+    transformers cannot build it."""
     from gamermath.models import default_cache_dir
 
     text = config.read_bytes()
@@ -86,8 +87,7 @@ def offline_modules(config: Path) -> tuple[set[str], list[str]]:
         with torch.device("meta"):
             model = AutoModelForCausalLM.from_config(model_config)
     except Exception as exc:  # an architecture this transformers does not know
-        raise GmrError(f"{config}: transformers cannot build this model "
-                       f"({' '.join(str(exc).split())[:200]})") from None
+        return f"transformers cannot build it from {config} ({' '.join(str(exc).split())[:160]})"
     names, linear = model_modules(model)
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
@@ -108,6 +108,8 @@ def check_target_modules_offline(recipe: Any) -> str | None:
         return (f"[lora].target_modules not checked: no config.json of "
                 f"{recipe.model.source} offline (a .gguf or pkg: model, or a hub model not in "
                 "the local cache); training checks them on the loaded model")
-    names, linear = offline_modules(config)
-    check_targets(recipe, names, linear)
+    found = offline_modules(config)
+    if isinstance(found, str):
+        return f"[lora].target_modules not checked: {found}; training checks them"
+    check_targets(recipe, *found)
     return None
