@@ -374,7 +374,7 @@ def test_readme_recipe_keys_are_generated_from_the_dataclasses():
 def test_planner_and_engine_see_the_same_values(path, tmp_path):
     """The planner's training shape equals what the engine hands TRL, key by key."""
     from gamermath.engine.trl_config import make_config, trainer_args
-    from gamermath.planner import shape_from_recipe
+    from gamermath.recipe.shape import shape_from_recipe
 
     recipe = load_recipe(path, check_plugins=False)
     for stage in (["sft"] if recipe.sft_enabled else []) + ["grpo"]:
@@ -396,7 +396,8 @@ def test_planner_and_engine_see_the_same_values(path, tmp_path):
 
 
 def test_planner_reads_load_in_4bit(tmp_path):
-    from gamermath.planner import estimate, resolve_architecture, shape_from_recipe
+    from gamermath.planner import estimate, resolve_architecture
+    from gamermath.recipe.shape import shape_from_recipe
 
     path = REPO / "recipes" / "youronmath-paper.toml"
     plain = load_recipe(path, check_plugins=False)
