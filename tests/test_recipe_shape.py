@@ -220,3 +220,23 @@ def test_a_config_transformers_cannot_build_is_a_note_not_an_error(tmp_path):
     done = gmr("recipe", "check", str(write(tmp_path, source=str(model))), "--no-trl")
     assert done.returncode == 0, done.stderr
     assert "target_modules not checked: transformers cannot build it" in done.stderr
+
+
+def test_a_gguf_models_converted_config_is_checked_without_converting(tiny_model, tmp_path):
+    """A .gguf source already converted: its cached config.json names the modules."""
+    import shutil
+
+    from gamermath.models.gguf import converted_dir
+
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"GGUF not really")
+    cache = tmp_path / "cache"
+    converted = converted_dir(gguf, cache)
+    converted.mkdir(parents=True)
+    shutil.copy(tiny_model / "config.json", converted / "config.json")
+    path = write(tmp_path, source=str(gguf))
+    done = subprocess.run(
+        [sys.executable, "-m", "gamermath", "recipe", "check", str(path), "--no-trl", "--set",
+         'lora.target_modules=["q_proj", "wq"]'], capture_output=True, text=True, timeout=180,
+        env=dict(os.environ, GMR_CACHE_DIR=str(cache)))
+    assert done.returncode == 2 and "[lora].target_modules: wq not found" in done.stderr

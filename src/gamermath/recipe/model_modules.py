@@ -1,11 +1,11 @@
 """``[lora].target_modules`` against the model's own module names, before any weight loads.
 
-``gmr recipe check`` reads the model's ``config.json`` (a local directory, or a hub id
-already in the Hugging Face cache), builds the model on PyTorch's ``meta`` device (shapes
-only, no memory, no weights) and lists its modules; the names are kept under
-``$GMR_CACHE_DIR/model-modules/`` by the config's content and the transformers version, so
-the next check is instant. Training runs the same check on the loaded model
-(``check_targets``), so both say the same line.
+``gmr recipe check`` reads the model's ``config.json`` (a local directory, a ``.gguf`` or
+``pkg:`` model's converted copy, or a hub id already in the Hugging Face cache), builds the
+model on PyTorch's ``meta`` device (shapes only, no memory, no weights) and lists its
+modules; the names are kept under ``$GMR_CACHE_DIR/model-modules/`` by the config's content
+and the transformers version, so the next check is instant. Training runs the same check on
+the loaded model (``check_targets``), so both say the same line.
 """
 
 from __future__ import annotations
@@ -44,14 +44,42 @@ def model_modules(model: Any) -> tuple[set[str], list[str]]:
     return names, linear
 
 
-def config_file(source: str) -> Path | None:
+def _gguf_file(source: str) -> Path | None:
+    """The ``.gguf`` file a ``.gguf`` or ``pkg:`` source names, found without converting."""
+    if not source.startswith("pkg:"):
+        return Path(source).expanduser()
+    from gamermath.builtin.model_sources import package_dir
+
+    name, _, filename = source[len("pkg:"):].partition("/")
+    try:
+        folder = package_dir(name)
+    except GmrError:
+        return None
+    if filename:
+        return folder / filename
+    found = sorted(folder.glob("*.gguf"))
+    return found[0] if len(found) == 1 else None
+
+
+def config_file(source: str, cache_dir: str | Path | None = None) -> Path | None:
     """The model's ``config.json`` without downloading or converting: a local directory's,
-    or a hub id's in the Hugging Face cache; None otherwise (``.gguf``, ``pkg:``, uncached)."""
+    a ``.gguf``/``pkg:`` model's already converted copy, or a hub id's in the Hugging Face
+    cache; None otherwise."""
     path = Path(source).expanduser()
     if path.is_dir():
         found = path / "config.json"
         return found if found.is_file() else None
-    if source.startswith("pkg:") or source.lower().endswith(".gguf") or "/" not in source:
+    if source.startswith("pkg:") or source.lower().endswith(".gguf"):
+        from gamermath.models import default_cache_dir
+        from gamermath.models.gguf import converted_dir
+
+        gguf = _gguf_file(source)
+        if gguf is None or not gguf.is_file():
+            return None
+        cache = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+        found = converted_dir(gguf, cache) / "config.json"
+        return found if found.is_file() else None
+    if "/" not in source:
         return None
     try:
         from huggingface_hub import try_to_load_from_cache
@@ -103,11 +131,11 @@ def check_target_modules_offline(recipe: Any) -> str | None:
     targets = recipe.lora.target_modules
     if not recipe.lora.enabled or isinstance(targets, str):
         return None
-    config = config_file(recipe.model.source)
+    config = config_file(recipe.model.source, recipe.model.cache_dir)
     if config is None:
         return (f"[lora].target_modules not checked: no config.json of "
-                f"{recipe.model.source} offline (a .gguf or pkg: model, or a hub model not in "
-                "the local cache); training checks them on the loaded model")
+                f"{recipe.model.source} offline (a .gguf or pkg: model not converted yet, or a "
+                "hub model not in the local cache); training checks them on the loaded model")
     found = offline_modules(config)
     if isinstance(found, str):
         return f"[lora].target_modules not checked: {found}; training checks them"
