@@ -240,3 +240,11 @@ def test_a_gguf_models_converted_config_is_checked_without_converting(tiny_model
          'lora.target_modules=["q_proj", "wq"]'], capture_output=True, text=True, timeout=180,
         env=dict(os.environ, GMR_CACHE_DIR=str(cache)))
     assert done.returncode == 2 and "[lora].target_modules: wq not found" in done.stderr
+
+
+def test_a_recipe_path_that_is_a_directory_is_one_line(tmp_path):
+    done = gmr("plan", str(tmp_path))
+    assert done.returncode == 2 and done.stderr.strip().endswith(
+        "is a directory, not a recipe file") and "Traceback" not in done.stderr
+    with pytest.raises(GmrError, match="recipe does not exist.*shipped recipe"):
+        load_recipe(tmp_path / "nope.toml")

@@ -77,10 +77,15 @@ def find_recipe(name: str | Path) -> Path:
 def read_toml(path: str | Path) -> dict[str, Any]:
     """Parse a recipe file; a missing file, bad UTF-8 or bad TOML is one line naming the file."""
     path = Path(path)
+    if path.is_dir():
+        raise GmrError(f"{path}: is a directory, not a recipe file")
     if not path.is_file():
         raise GmrError(f"{path}: recipe does not exist (give a .toml file or the name of a "
                        "shipped recipe, e.g. youronmath-paper)")
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise GmrError(f"{path}: cannot read the recipe ({exc.strerror})") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
