@@ -42,26 +42,12 @@ import subprocess
 import sys
 import tempfile
 import threading
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER_RECIPE = REPO / "recipes" / "youronmath-paper.toml"
-
-#: the paper's settings (arXiv 2506.08935), used when the recipe file is absent
-PAPER_FALLBACK: dict[str, Any] = {
-    "model": {"source": "Qwen/Qwen2.5-Math-1.5B", "dtype": "bfloat16"},
-    "data": {"dataset": "gsm8k", "template": "chat-think"},
-    "rewards": [{"name": "exact-answer", "weight": 1.0}, {"name": "format", "weight": 0.5}],
-    "lora": {"r": 16, "alpha": 32, "dropout": 0.05,
-             "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]},
-    "grpo": {"num_generations": 4, "per_device_train_batch_size": 4,
-             "gradient_accumulation_steps": 4, "learning_rate": 5e-5, "beta": 0.04,
-             "max_completion_length": 512, "gradient_checkpointing": True},
-}
-
 
 @dataclass(frozen=True)
 class Variant:
@@ -146,13 +132,27 @@ class DevicePeak:
 # ----------------------------------------------------------------------------- settings
 
 
-def load_settings(recipe: Path | None) -> dict[str, Any]:
-    """The recipe's model, LoRA and GRPO settings (the paper's when no recipe exists)."""
-    if recipe is not None and recipe.is_file():
-        data = tomllib.loads(recipe.read_text())
-        data["_recipe_path"] = str(recipe)
-        return data
-    return {**json.loads(json.dumps(PAPER_FALLBACK)), "_recipe_path": ""}
+def load_settings(recipe: Path | str) -> dict[str, Any]:
+    """The values a recipe file (or shipped recipe's name) sets itself, read and checked by
+    ``load_recipe`` (aliases rewritten to TRL's names), by section; ``grpo`` also carries
+    the resolved ``max_completion_length`` and batch, which every run uses."""
+    from gamermath.recipe import load_recipe
+
+    loaded = load_recipe(recipe, check_plugins=False)
+    settings: dict[str, Any] = {"_recipe_path": str(loaded.path)}
+    for section, table in loaded.tables():
+        prefix = f"rewards.{table['label']}" if section == "rewards" else section
+        given = {k: v for k, v in table.items()
+                 if loaded.origins.get(f"{prefix}.{k}") == "recipe"}
+        if section == "rewards":
+            settings.setdefault("rewards", []).append(given)
+        elif given:
+            settings[section] = given
+    grpo = loaded.grpo.trl
+    settings["grpo"] = {**settings.get("grpo", {}), **{
+        key: grpo[key] for key in ("max_completion_length", "per_device_train_batch_size",
+                                   "gradient_accumulation_steps", "num_generations")}}
+    return settings
 
 
 def smoke_settings(settings: dict[str, Any]) -> dict[str, Any]:
@@ -368,8 +368,10 @@ def run_variant(name: str, variant: Variant, recipe_file: Path, work: Path, warm
         return {"skipped": "needs CUDA"}
     if smoke and not variant.smoke:
         return {"skipped": "the same as plain in the smoke run (checkpointing off there)"}
-    data = tomllib.loads(recipe_file.read_text())
-    completion = int(data["grpo"]["max_completion_length"])
+    from gamermath.recipe import load_recipe
+
+    grpo = load_recipe(recipe_file, check_plugins=False).grpo.trl
+    completion = int(grpo["max_completion_length"])
     share = vllm_share(recipe_file, variant, card_bytes) if variant.vllm and card_bytes else None
     sets = variant_sets(variant, completion, share)
     run_dir = work / f"gmr-{name}"
@@ -393,7 +395,6 @@ def run_variant(name: str, variant: Variant, recipe_file: Path, work: Path, warm
     rows = [r for r in rows if r.get("stage", "grpo") == "grpo" and "step_time" in r]
     measured = rows[warmup:] or rows
     step_time = sum(r["step_time"] for r in measured) / max(1, len(measured))
-    grpo = data["grpo"]
     batch = int(grpo["per_device_train_batch_size"]) * int(grpo["gradient_accumulation_steps"])
     # continuous batching drops transformers' min_new_tokens processor: count what was made
     mean_length = sum(r.get("completion_length", 0) for r in measured) / max(1, len(measured))
@@ -525,8 +526,9 @@ def markdown(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--recipe", type=Path, default=PAPER_RECIPE,
-                        help="recipe to benchmark (default recipes/youronmath-paper.toml)")
+    parser.add_argument("--recipe", default=str(PAPER_RECIPE),
+                        help="recipe file or shipped recipe name to benchmark (default "
+                        "recipes/youronmath-paper.toml)")
     parser.add_argument("--steps", type=int, default=3, help="optimizer steps measured")
     parser.add_argument("--warmup", type=int, default=1, help="steps run before measuring")
     parser.add_argument("--completion-tokens", type=int, default=None,
@@ -574,7 +576,6 @@ def main(argv: list[str] | None = None) -> int:
         args.steps, args.warmup = min(args.steps, 2), 0
     if args.completion_tokens:
         settings["grpo"]["max_completion_length"] = args.completion_tokens
-    settings["grpo"].setdefault("max_completion_length", 512)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args.output.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="gmr-bench-"))

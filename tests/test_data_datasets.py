@@ -148,5 +148,5 @@ def test_unknown_dataset_split_and_option():
         load_rows("gsm8kk", "test")
     with pytest.raises(GmrError, match=r"dataset 'math500' has no split 'train'; splits: test"):
         load_rows("math500", "train")
-    with pytest.raises(GmrError, match=r"dataset 'arith': unknown option 'digit'"):
+    with pytest.raises(GmrError, match=r"dataset 'arith' has no option 'digit'"):
         load_rows("arith", "test", options={"digit": 3})

@@ -79,8 +79,8 @@ def test_continuous_batching_generates_every_rollout_on_a_cpu(tiny_model, tmp_pa
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in rows if r.get("stage") == "grpo" and "loss" in r]
     assert len(steps) == 4 and len(batches) == 4  # one continuous batch per GRPO step
-    from gamermath.planner import shape_from_recipe
     from gamermath.recipe import load_recipe
+    from gamermath.recipe.shape import shape_from_recipe
 
     shape = shape_from_recipe(load_recipe(run_dir / "recipe.toml", check_plugins=False))
     pages = -(-shape.sequence_tokens // 256)

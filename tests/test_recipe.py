@@ -168,7 +168,7 @@ BROKEN = [
     ("unknown-model-source", sub('"Qwen/Qwen2.5-Math-1.5B"', '"s3://bucket/model"'),
      "[model].source: no model source handles 's3://bucket/model'"),
     ("unknown-dataset-option", add("data", "options = { digitz = 3 }"),
-     "[data].options: dataset 'arith': unknown option 'digitz'"),
+     "[data].options: dataset 'arith' has no option 'digitz'"),
     ("unknown-key", sub("learning_rate", "learnig_rate"),
      "unknown key [grpo].learnig_rate; did you mean learning_rate?"),
     ("unknown-section", add("evals", "heldout = 3"), "unknown section [evals]; did you mean eval?"),
@@ -374,7 +374,7 @@ def test_readme_recipe_keys_are_generated_from_the_dataclasses():
 def test_planner_and_engine_see_the_same_values(path, tmp_path):
     """The planner's training shape equals what the engine hands TRL, key by key."""
     from gamermath.engine.trl_config import make_config, trainer_args
-    from gamermath.planner import shape_from_recipe
+    from gamermath.recipe.shape import shape_from_recipe
 
     recipe = load_recipe(path, check_plugins=False)
     for stage in (["sft"] if recipe.sft_enabled else []) + ["grpo"]:
@@ -396,7 +396,8 @@ def test_planner_and_engine_see_the_same_values(path, tmp_path):
 
 
 def test_planner_reads_load_in_4bit(tmp_path):
-    from gamermath.planner import estimate, resolve_architecture, shape_from_recipe
+    from gamermath.planner import estimate, resolve_architecture
+    from gamermath.recipe.shape import shape_from_recipe
 
     path = REPO / "recipes" / "youronmath-paper.toml"
     plain = load_recipe(path, check_plugins=False)
@@ -430,6 +431,6 @@ def test_reward_runtime_keys_reach_the_runtime(tmp_path):
     recipe = load_recipe(write(tmp_path, GOOD), [
         "rewards.exact-answer.timeout_policy=skip", "run.reward_memory_mb=512",
         "run.reward_cpu_s=2.5"])
-    terms = recipe.reward_terms()
+    terms = recipe.rewards
     assert [t.timeout_policy for t in terms] == ["skip", "fallback"]
     assert (recipe.run.reward_memory_mb, recipe.run.reward_cpu_s) == (512, 2.5)

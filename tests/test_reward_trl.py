@@ -9,7 +9,7 @@ from gamermath import plugins
 from gamermath.errors import GmrError
 from gamermath.rewards import faulty
 from gamermath.rewards.runner import RewardRunner
-from gamermath.rewards.terms import RewardTerm, combine, resolve_rewards
+from gamermath.rewards.terms import RewardTerm
 from gamermath.rewards.trl_adapter import (
     RewardCountersCallback,
     RewardHealthWarning,
@@ -77,13 +77,6 @@ def test_gate_zeroes_correctness_without_the_format(runner):
     assert per_func[2] == [1.0, 1.0, 1.0]
     totals = [sum(w * col[i] for w, col in zip(weights, per_func, strict=True)) for i in range(3)]
     assert totals == pytest.approx([1.5, 0.2, 0.5])
-    rewards = resolve_rewards(CARD_TERMS)
-    raw = {
-        "exact-answer": [1.0, 1.0, 0.0],
-        "format-think": per_func[1],
-        "format-hash": per_func[2],
-    }
-    assert combine(CARD_TERMS, raw, rewards) == pytest.approx([1.5, 0.2, 0.5])
 
 
 def test_gate_threshold_below_full_marks(runner):
@@ -107,7 +100,10 @@ def test_a_missing_dataset_column_is_named(runner):
     ("terms", "message"),
     [
         ([RewardTerm("format"), RewardTerm("format")], "label 'format' is used by two terms"),
-        ([RewardTerm("exact-answer", gate="fmt")], "gated on 'fmt', which is not a term"),
+        ([RewardTerm("exact-answer", gate="fmt")], "gate 'fmt' is not a reward label"),
+        ([RewardTerm("exact-answer", gate="fmt"), RewardTerm("format", label="fmt", gate="x"),
+          RewardTerm("format", label="x")], "gate 'fmt' is gated itself; gates may not be "
+         "chained"),
         ([RewardTerm("exact-anser")], "unknown reward 'exact-anser'. Did you mean 'exact-answer'"),
         ([RewardTerm("format", options={"thinks": 1})], "reward 'format' has no option 'thinks'"),
     ],

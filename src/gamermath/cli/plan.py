@@ -20,11 +20,15 @@ from gamermath.errors import GmrError
 @click.option("--gpu-mem", type=float, default=None, help="Card memory in GB (overrides --gpu).")
 @click.option("--stage", type=click.Choice(["grpo", "sft"]), default="grpo", show_default=True)
 @click.option("--prompt-tokens", type=int, default=None,
-              help="Prompt length to assume when the recipe sets no grpo.max_prompt_length "
-                   "(default: 192 + 224 per few-shot example).")
+              help="Prompt length to plan for when the recipe sets no grpo.max_prompt_length "
+                   "(default: the longest of the recipe's first 64 prompts, rendered from its "
+                   "data and template; tokens when the tokenizer is available offline, else "
+                   "characters / 4).")
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
               help="Override a recipe value, as for gmr train (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print the estimate as JSON.")
+@click.option("--markdown", is_flag=True,
+              help="With a card: the recipe and each switch as a Markdown table (the README's).")
 def plan(
     recipe: str,
     gpu_name: str | None,
@@ -33,13 +37,12 @@ def plan(
     prompt_tokens: int | None,
     overrides: tuple[str, ...],
     as_json: bool,
+    markdown: bool,
 ) -> None:
     """Estimate peak GPU memory of RECIPE before loading anything, and judge it against a card.
 
     With --gpu or --gpu-mem it also ranks the speed and memory switches for that card.
     """
-    from dataclasses import replace
-
     from gamermath import planner
 
     card_name, card_gb = "", None
@@ -51,12 +54,15 @@ def plan(
             raise GmrError("--gpu-mem must be a positive number of GB")
         card_name, card_gb = "", gpu_mem
     card_bytes = int(card_gb * planner.GIB) if card_gb else None
-    est = planner.plan_recipe(recipe, stage=stage, overrides=overrides, card_bytes=card_bytes)
-    if prompt_tokens is not None:
-        if prompt_tokens <= 0:
-            raise GmrError("--prompt-tokens must be positive")
-        est = planner.estimate(est.architecture, replace(est.shape, prompt_tokens=prompt_tokens),
-                               card_bytes)
+    if prompt_tokens is not None and prompt_tokens <= 0:
+        raise GmrError("--prompt-tokens must be positive")
+    est = planner.plan_recipe(recipe, stage=stage, overrides=overrides, card_bytes=card_bytes,
+                              prompt_tokens=prompt_tokens)
+    if markdown:
+        if not card_gb:
+            raise GmrError("--markdown needs a card (--gpu NAME or --gpu-mem GB)")
+        click.echo(planner.switches_markdown(est), nl=False)
+        return
     verdict = planner.verdict(est, card_gb, card_name) if card_gb else None
     ideas = planner.suggestions(est) if verdict and verdict.status != "fits" else []
     switches = planner.ranked_switches(est) if verdict else []
@@ -79,6 +85,9 @@ def _as_dict(est, verdict, ideas, switches) -> dict:
         "model": est.architecture.name,
         "params": est.params,
         "trainable_params": est.trainable_params,
+        "full_fine_tuning": est.shape.full_fine_tuning,
+        "prompt_tokens": est.shape.prompt_tokens,
+        "prompt_source": est.shape.prompt_source,
         "components_bytes": est.components(),
         "peak_phase": est.peak_phase,
         "peak_tensors_bytes": est.peak_tensors,
@@ -94,6 +103,7 @@ def _as_dict(est, verdict, ideas, switches) -> dict:
 
 
 def _print(est, verdict, ideas, switches) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from gamermath.cli.output import stdout
@@ -101,13 +111,15 @@ def _print(est, verdict, ideas, switches) -> None:
 
     shape = est.shape
     if shape.generates:
-        tokens = (f"({shape.prompt_tokens} prompt + {shape.completion_tokens} completion), "
+        tokens = (f"({shape.prompt_tokens} prompt, by {escape(shape.prompt_source)}, + "
+                  f"{shape.completion_tokens} completion), "
                   f"{shape.generation_batch} generated at once")
     else:
         tokens = "(SFT: no generation)"
     stdout.print(
         f"[bold]{est.architecture.name}[/bold]: {est.params / 1e6:,.0f}M parameters at "
-        f"{shape.quantization or shape.dtype}, {est.trainable_params / 1e6:,.2f}M trainable; "
+        f"{shape.quantization or shape.dtype}, {est.trainable_params / 1e6:,.2f}M trainable"
+        f"{' (full fine-tuning)' if shape.full_fine_tuning else ''}; "
         f"micro-batch {shape.per_device_train_batch_size} x {shape.sequence_tokens} tokens "
         f"{tokens}, gradient checkpointing {'on' if shape.gradient_checkpointing else 'off'}"
     )

@@ -14,6 +14,7 @@ from rich.progress import Progress
 from gamermath import plugins as registry
 from gamermath.cli.output import print_table, stderr
 from gamermath.errors import GmrError
+from gamermath.recipe.schema import REWARD_MEMORY_MB
 
 #: Rows scored per runner call (progress updates between calls).
 BATCH = 512
@@ -118,7 +119,8 @@ def _timeout(ctx: click.Context, param: click.Parameter, value: float | None) ->
               help="Worker processes (default: cores).")
 @click.option("--timeout", type=float, default=None, callback=_timeout,
               help="Per-sample seconds, > 0 (default: the reward's).")
-@click.option("--memory-limit", "memory_limit", type=click.IntRange(min=0), default=2048,
+@click.option("--memory-limit", "memory_limit", type=click.IntRange(min=0),
+              default=REWARD_MEMORY_MB,
               show_default=True, help="Worker address-space limit in MiB; 0: none.")
 def score_rewards(
     name: str,

@@ -122,12 +122,21 @@ def recipe() -> None:
               help="Skip building TRL's configs (saves importing torch; keys, types, values "
               "and plugin names are still checked).")
 def check(recipe_file: str, overrides: tuple[str, ...], no_trl: bool) -> None:
-    """Validate FILE: keys, types, values, plugin names, columns, and TRL's own checks."""
+    """Validate FILE: keys, types, values, plugin names, columns, reward labels and gates,
+    [lora].target_modules against the model's config, and TRL's own checks.
+
+    FILE may also name a shipped recipe (youronmath-paper).
+    """
     loaded = load_recipe(recipe_file, overrides)
     if not no_trl:
         from gamermath.engine.trl_config import check_trl_configs
 
         check_trl_configs(loaded)
+    from gamermath.recipe.model_modules import check_target_modules_offline
+
+    note = check_target_modules_offline(loaded)
+    if note:
+        click.echo(f"note: {note}", err=True)
     grpo = loaded.grpo.trl
     stages = ("SFT + " if loaded.sft_enabled else "") + "GRPO"
     rewards = " + ".join(f"{r.label} {r.weight:g}" for r in loaded.rewards)
@@ -154,9 +163,7 @@ def show(recipe_file: str, overrides: tuple[str, ...], plain: bool, sources: boo
 
     FILE may also name a shipped recipe (youronmath-paper).
     """
-    from gamermath.planner import find_recipe
-
-    loaded = load_recipe(find_recipe(recipe_file), overrides)
+    loaded = load_recipe(recipe_file, overrides)
     if not sources:
         if write_comment:
             raise GmrError("--write-comment needs --sources")

@@ -11,8 +11,9 @@ import random
 from typing import Any
 
 from gamermath import plugins
-from gamermath.data.rows import load_rows, merge_options
+from gamermath.data.rows import load_rows
 from gamermath.errors import GmrError
+from gamermath.plugin_options import merge_options
 from gamermath.recipe.schema import DataSpec
 
 FEWSHOT_SPLITS = ("train", "dev")

@@ -9,6 +9,7 @@ from typing import Any
 
 from gamermath import plugins
 from gamermath.errors import GmrError
+from gamermath.plugin_options import merge_options
 
 
 def resolve_data_dir(flag: str | Path | None) -> Path | None:
@@ -17,19 +18,6 @@ def resolve_data_dir(flag: str | Path | None) -> Path | None:
         return Path(flag).expanduser()
     env = os.environ.get("GMR_DATA_DIR", "").strip()
     return Path(env).expanduser() if env else None
-
-
-def merge_options(
-    kind: str, name: str, defaults: Mapping[str, Any], given: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    """Defaults overridden by ``given``; an unknown key is a one-line error."""
-    merged = dict(defaults)
-    for key, value in (given or {}).items():
-        if key not in defaults:
-            known = ", ".join(sorted(defaults)) or "none"
-            raise GmrError(f"{kind} '{name}': unknown option '{key}'; known options: {known}")
-        merged[key] = value
-    return merged
 
 
 def load_rows(

@@ -15,8 +15,8 @@ from typing import Any
 
 from gamermath import plugins
 from gamermath.data.prompts import render_prompts
-from gamermath.data.rows import merge_options
 from gamermath.errors import GmrError
+from gamermath.plugin_options import merge_options
 from gamermath.recipe.schema import DataSpec
 
 

@@ -7,16 +7,17 @@ batching``, ``use_liger_kernel``, ``gradient_checkpointing`` and its ``offload``
 in one line naming the key and the pip command. ``check_switch_device`` (training only)
 stops one that needs CUDA on a machine without it.
 
-Two runtime pieces live here too, because TRL 1.16 alone gets them wrong:
+One runtime piece lives here too, because TRL 1.16 alone gets it wrong:
 
 - ``keep_checkpointing_options``: after every generation TRL re-enables gradient
   checkpointing with ``gradient_checkpointing_kwargs`` passed whole to transformers'
   deprecated ``gradient_checkpointing_enable``, which forwards ``offload`` and
   ``every_n_layers`` to ``torch.utils.checkpoint`` ("Unexpected keyword arguments: offload").
   The wrapper splits them out again, so offloading stays on.
-- ``continuous_batching_config``: TRL lets transformers' paged cache take half of the free
-  memory (``max_memory_percent`` 0.5; on a CPU, of the free RAM). gmr sizes it for one
-  generation batch instead, so the memory is what ``gmr plan`` says.
+
+The predicates (is checkpointing on, does it offload, is continuous batching on) and the
+paged cache's sizing are values derived from the recipe: they live in
+``gamermath.recipe.shape``, shared with the planner.
 
 Nothing here imports torch at module level.
 """
@@ -24,21 +25,13 @@ Nothing here imports torch at module level.
 from __future__ import annotations
 
 import importlib.util
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
 from gamermath.errors import GmrError
-
-#: transformers' paged cache: tokens per page (``ContinuousBatchingConfig.page_size`` default)
-CB_PAGE_SIZE = 256
-#: transformers' default number of tokens per continuous-batching forward pass
-CB_MAX_BATCH_TOKENS = 8192
-#: the continuous-batching keys that decide its memory; gmr fills them when all are unset
-CB_SIZING_KEYS = ("num_blocks", "max_memory_percent", "max_batch_tokens",
-                  "max_requests_per_batch")
+from gamermath.recipe.shape import offloads, uses_continuous_batching
 
 
 @dataclass(frozen=True)
@@ -66,36 +59,6 @@ class Switch:
     where: Callable[[Any], str | None]
     requirement: Requirement | None
     cuda: bool
-
-
-def checkpointing(train: Mapping[str, Any]) -> tuple[bool, dict[str, Any]]:
-    """``(on, kwargs)`` of activation checkpointing from a resolved TRL table.
-
-    transformers 5 reads ``activation_checkpointing(_kwargs)`` and falls back to the
-    deprecated ``gradient_checkpointing(_kwargs)`` (TRL's default: on) when unset.
-    """
-    on = train.get("activation_checkpointing")
-    if on is None:
-        on = train.get("gradient_checkpointing", False)
-    kwargs = train.get("activation_checkpointing_kwargs")
-    if kwargs is None:
-        kwargs = train.get("gradient_checkpointing_kwargs")
-    return bool(on), dict(kwargs) if isinstance(kwargs, Mapping) else {}
-
-
-def offloads(train: Mapping[str, Any]) -> bool:
-    """Checkpointing is on and keeps its saved layer inputs in host memory."""
-    on, kwargs = checkpointing(train)
-    return on and bool(kwargs.get("offload"))
-
-
-def every_n_layers(train: Mapping[str, Any]) -> int:
-    return max(1, int(checkpointing(train)[1].get("every_n_layers", 1) or 1))
-
-
-def uses_continuous_batching(train: Mapping[str, Any]) -> bool:
-    return bool(train.get("use_transformers_continuous_batching")
-                or train.get("use_transformers_paged"))
 
 
 def _stages(recipe: Any) -> list[tuple[str, Mapping[str, Any]]]:
@@ -243,25 +206,3 @@ def keep_checkpointing_options(model: Any) -> None:
         )
 
     base.gradient_checkpointing_enable = gradient_checkpointing_enable
-
-
-def continuous_batching_config(
-    given: Mapping[str, Any] | None, generation_batch: int, sequence_tokens: int
-) -> dict[str, Any]:
-    """transformers' continuous-batching options, sized for one generation batch.
-
-    When the recipe sets none of ``CB_SIZING_KEYS``, the paged cache holds exactly
-    ``generation_batch`` sequences of ``sequence_tokens`` (prompt + completion; longer
-    prompts make it generate in rounds, never fail), a forward pass takes at most
-    ``generation_batch x sequence_tokens`` tokens, and at most ``generation_batch``
-    requests run at once (transformers' fallback, 1024, reserves a vocabulary-wide fp32
-    logits row for each).
-    """
-    config = dict(given or {})
-    if any(config.get(key) is not None for key in CB_SIZING_KEYS):
-        return config
-    page = int(config.get("page_size") or CB_PAGE_SIZE)
-    config["num_blocks"] = generation_batch * math.ceil(sequence_tokens / page)
-    config["max_batch_tokens"] = min(CB_MAX_BATCH_TOKENS, generation_batch * sequence_tokens)
-    config["max_requests_per_batch"] = generation_batch
-    return config

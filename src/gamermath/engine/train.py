@@ -84,28 +84,10 @@ def lora_config(recipe: Recipe):
 
 
 def check_target_modules(recipe: Recipe, model: Any) -> None:
-    """Every ``[lora].target_modules`` name is a module of the loaded model; full
-    fine-tuning of 4-bit weights is refused."""
-    if not recipe.lora.enabled:
-        if recipe.model.load_in_4bit:
-            raise GmrError(f"{recipe.path}: [lora] enabled = false trains every weight, which "
-                           "4-bit weights cannot; set [model] load_in_4bit = false or enable LoRA")
-        return
-    targets = recipe.lora.target_modules
-    if isinstance(targets, str):
-        return
-    names = {name.rsplit(".", 1)[-1] for name, _ in model.named_modules() if name}
-    missing = [t for t in targets if t not in names]
-    if missing:
-        import torch
+    """Every ``[lora].target_modules`` name is a module of the loaded model."""
+    from gamermath.recipe.model_modules import check_targets, model_modules
 
-        linear = sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules()
-                         if isinstance(module, torch.nn.Linear)})
-        raise GmrError(
-            f"{recipe.path}: [lora].target_modules: {', '.join(missing)} not found in "
-            f"{recipe.model.source}; its linear modules: {', '.join(linear)} "
-            "(or use \"all-linear\")"
-        )
+    check_targets(recipe, *model_modules(model))
 
 
 def check_reward_columns(recipe: Recipe, columns: list[str], where: str) -> None:
@@ -368,7 +350,7 @@ def scoring_record(recipe: Recipe, scoring: Scoring) -> dict[str, Any]:
         "stop_sequences": list(scoring.stops.stops),
         "think_opened_in_prompt": scoring.scored_text.opened,
         "heldout_metric": recipe.eval.metric,
-        "kl_reference": kl_reference(float(recipe.grpo.trl.get("beta") or 0.0),
+        "kl_reference": kl_reference(float(recipe.grpo.trl["beta"]),
                                      recipe.sft_enabled, trl.__version__, recipe.lora.enabled),
     }
 
@@ -455,7 +437,7 @@ def _grpo_stage(recipe, run, model, tokenizer, train_set, evaluator, resume, con
     )
 
     checkpoint = _resume_point(run, "grpo", resume)
-    terms = recipe.reward_terms()
+    terms = recipe.rewards
     run_spec = recipe.run
     resumed = [r for r in run.metrics_rows() if r.get("stage") == "grpo" and "reward" in r]
     with RewardRunner(

@@ -4,21 +4,23 @@ A recipe has the sections ``[model]``, ``[lora]``, ``[data]``, ``[[rewards]]``, 
 ``[sft]``, ``[grpo]``, ``[eval]`` and ``[run]`` (``gamermath.recipe.schema``). ``[grpo]`` and
 ``[sft]`` also take any field of the installed TRL's ``GRPOConfig``/``SFTConfig`` by its TRL
 name, plus the aliases ``generations``, ``batch_size``, ``accumulation``, ``epochs``,
-``steps`` and ``lr``. Every mistake is one ``GmrError`` line naming the file and the key.
+``steps`` and ``lr``. ``load_recipe`` takes a path or a shipped recipe's name. Every
+mistake is one ``GmrError`` line naming the file and the key.
 """
 
 from gamermath.recipe.loader import (
-    ALIASES,
-    GMR_TRL_DEFAULTS,
-    MANAGED,
     apply_override,
     check_consistency,
     check_names,
+    find_recipe,
     load_recipe,
     read_toml,
     tomllib,
 )
 from gamermath.recipe.schema import (
+    ALIASES,
+    GMR_TRL_DEFAULTS,
+    MANAGED,
     DataSpec,
     EvalSpec,
     GrpoSpec,
@@ -30,12 +32,6 @@ from gamermath.recipe.schema import (
     SftSpec,
 )
 from gamermath.recipe.toml_text import dump_toml
-
-
-def reward_terms(recipe: Recipe) -> list:
-    """The recipe's ``[[rewards]]`` as ``RewardTerm`` objects."""
-    return recipe.reward_terms()
-
 
 __all__ = [
     "ALIASES",
@@ -55,7 +51,7 @@ __all__ = [
     "check_names",
     "dump_toml",
     "load_recipe",
+    "find_recipe",
     "read_toml",
-    "reward_terms",
     "tomllib",
 ]

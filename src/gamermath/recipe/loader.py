@@ -27,56 +27,20 @@ from gamermath.errors import GmrError
 from gamermath.recipe.fields import TRL_CHECKS
 from gamermath.recipe.presets import apply_preset
 from gamermath.recipe.schema import (
+    ALIASES,
+    GMR_TRL_DEFAULTS,
+    MANAGED,
     SECTIONS,
     TRL_SECTIONS,
     Recipe,
     RewardSpec,
     RunSpec,
+    canonical_key,
     own_fields,
+    reward_mix_problems,
 )
+from gamermath.recipe.shape import generation_batch
 from gamermath.recipe.trl_fields import toml_types, trl_fields, trl_version
-
-#: Friendly names accepted in ``[grpo]`` and ``[sft]``, rewritten to TRL's field names.
-ALIASES = {
-    "generations": "num_generations",
-    "batch_size": "per_device_train_batch_size",
-    "accumulation": "gradient_accumulation_steps",
-    "epochs": "num_train_epochs",
-    "steps": "max_steps",
-    "lr": "learning_rate",
-}
-
-#: TRL fields the engine sets itself; a recipe may not set them in ``[grpo]``/``[sft]``.
-MANAGED = {
-    "output_dir": "[run].output_dir",
-    "seed": "[run].seed",
-    "save_steps": "[run].checkpoint_every",
-    "save_strategy": "[run].checkpoint_every",
-    "resume_from_checkpoint": "gmr train --resume",
-    "reward_weights": "[[rewards]] weight",
-}
-
-#: gmr's defaults for TRL fields, where they differ from TRL's (the one place they live).
-GMR_TRL_DEFAULTS: dict[str, dict[str, Any]] = {
-    "sft": {
-        "learning_rate": 2e-4,
-        "num_train_epochs": 1.0,
-        "per_device_train_batch_size": 8,
-        "gradient_accumulation_steps": 1,
-        "logging_steps": 1.0,
-        "report_to": "none",
-    },
-    "grpo": {
-        "learning_rate": 1e-5,
-        "per_device_train_batch_size": 8,
-        "gradient_accumulation_steps": 1,
-        "num_generations": 8,
-        "max_completion_length": 256,
-        "num_train_epochs": 1.0,
-        "logging_steps": 1.0,
-        "report_to": "none",
-    },
-}
 
 _TYPE_WORDS = {"bool": "boolean", "int": "integer", "float": "number", "str": "string",
                "list": "list", "table": "table"}
@@ -93,12 +57,35 @@ def trl_origin() -> str:
 # -- reading -----------------------------------------------------------------------------------
 
 
+def find_recipe(name: str | Path) -> Path:
+    """A recipe path: an existing path, else a recipe shipped in ``gamermath.recipes`` by
+    name (``youronmath-paper`` or ``youronmath-paper.toml``), else ``name`` unchanged (for
+    ``read_toml`` to report)."""
+    path = Path(name).expanduser()
+    if path.exists():
+        return path
+    from importlib import resources
+
+    shipped = resources.files("gamermath.recipes")
+    for candidate in (str(name), f"{name}.toml"):
+        entry = shipped / candidate
+        if entry.is_file():
+            return Path(str(entry))
+    return path
+
+
 def read_toml(path: str | Path) -> dict[str, Any]:
     """Parse a recipe file; a missing file, bad UTF-8 or bad TOML is one line naming the file."""
     path = Path(path)
+    if path.is_dir():
+        raise GmrError(f"{path}: is a directory, not a recipe file")
     if not path.is_file():
-        raise GmrError(f"{path}: no such recipe file")
-    raw = path.read_bytes()
+        raise GmrError(f"{path}: recipe does not exist (give a .toml file or the name of a "
+                       "shipped recipe, e.g. youronmath-paper)")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise GmrError(f"{path}: cannot read the recipe ({exc.strerror})") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -115,10 +102,11 @@ def load_recipe(
 ) -> Recipe:
     """Read, override (``section.key=value``), validate and build a recipe.
 
-    ``check_plugins`` also checks every plugin-provided name (rewards, datasets,
+    ``path`` may also name a shipped recipe (``youronmath-paper``). ``check_plugins`` also
+    checks every plugin-provided name (rewards, datasets,
     templates, the model source) and the columns each reward needs.
     """
-    path = Path(path)
+    path = find_recipe(path)
     raw = read_toml(path)
     origins: dict[str, str] = {}
     for item in overrides:
@@ -253,7 +241,7 @@ def _section(w: _Where, name: str, cls: type, table: Any, origins: dict[str, str
             values[key] = _own_value(w, spot, cls, own[key], value)
             origins.setdefault(f"{prefix}.{key}", ORIGIN_RECIPE)
             continue
-        canonical = ALIASES.get(key, key) if trl else key
+        canonical = canonical_key(key) if trl else key
         if canonical in trl:
             if canonical in MANAGED:
                 raise w.fail(spot, f"is set by the engine; use {MANAGED[canonical]}")
@@ -360,28 +348,21 @@ def check_consistency(recipe: Recipe) -> None:
     w = _Where(recipe.path)
     grpo = recipe.grpo.trl
     gens = grpo.get("num_generations")
-    batch = int(grpo["per_device_train_batch_size"])
-    steps = grpo.get("steps_per_generation") or grpo["gradient_accumulation_steps"]
-    generation_batch = grpo.get("generation_batch_size") or batch * int(steps)
     if gens is None:
         raise w.fail("[grpo].num_generations", "must be set (at least 2)")
-    if generation_batch % int(gens):
+    batch = generation_batch(grpo)
+    if batch % int(gens):
         raise GmrError(
-            f"{recipe.path}: [grpo] the GRPO generation batch ({generation_batch} completions = "
+            f"{recipe.path}: [grpo] the GRPO generation batch ({batch} completions = "
             f"per_device_train_batch_size x gradient_accumulation_steps) must be divisible by "
             f"num_generations ({gens})"
         )
-    labels = [r.label for r in recipe.rewards]
-    for index, reward in enumerate(recipe.rewards):
-        where = f"[[rewards]] #{index + 1} ({reward.name})"
-        if labels.count(reward.label) > 1:
-            raise w.fail(f"{where}.label", f"'{reward.label}' is used twice; set label = ...")
-        if reward.gate is not None:
-            if reward.gate not in labels:
-                raise w.fail(f"{where}.gate", f"'{reward.gate}' is not a reward label "
-                             f"(labels: {', '.join(labels)})")
-            if reward.gate == reward.label:
-                raise w.fail(f"{where}.gate", "names the term itself")
+    for index, key, problem in reward_mix_problems(recipe.rewards):
+        reward = recipe.rewards[index]
+        raise w.fail(f"[[rewards]] #{index + 1} ({reward.name}).{key}", problem)
+    if recipe.model.load_in_4bit and not recipe.lora.enabled:
+        raise w.fail("[lora].enabled", "is false but [model].load_in_4bit trains LoRA on a "
+                     "4-bit base; full fine-tuning needs the full-precision model")
     if recipe.eval.heldout and recipe.eval.split == recipe.data.split:
         raise w.fail("[eval].split", f"is the training split '{recipe.data.split}'; held-out "
                      "problems must come from another split")
@@ -400,8 +381,8 @@ def check_names(recipe: Recipe) -> None:
     """Every plugin-provided name exists and fits: rewards and their options and columns,
     datasets and their splits and options, templates, the model source."""
     from gamermath import plugins
-    from gamermath.data.rows import merge_options
     from gamermath.models import find_source
+    from gamermath.plugin_options import merge_options
     w = _Where(recipe.path)
     rewards = []
     for index, term in enumerate(recipe.rewards):
@@ -492,7 +473,7 @@ def _kinds_of(section: str, key: str) -> tuple[str, ...] | None:
     if key in own:
         return own[key]
     if section in TRL_SECTIONS:
-        info = trl_fields(section).get(ALIASES.get(key, key))
+        info = trl_fields(section).get(canonical_key(key))
         if info is not None:
             return info.types
     return None
@@ -526,8 +507,8 @@ def apply_override(raw: dict[str, Any], item: str, path: str,
     table = raw.setdefault(section, {})
     if not isinstance(table, dict):
         raise GmrError(f"{path}: --set {target}: [{section}] is not a table")
-    if section in TRL_SECTIONS and ALIASES.get(key, key) in trl_fields(section):
-        key = ALIASES.get(key, key)  # replaces the value the file gives under either name
+    if section in TRL_SECTIONS and canonical_key(key) in trl_fields(section):
+        key = canonical_key(key)  # replaces the value the file gives under either name
         for alias in [a for a, canonical in ALIASES.items() if canonical == key]:
             table.pop(alias, None)
     table[key] = parse_value(text.strip(), _kinds_of(section, key))

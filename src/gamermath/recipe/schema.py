@@ -1,18 +1,21 @@
 """The recipe as typed, frozen dataclasses: one class per TOML section.
 
 ``load_recipe`` builds a ``Recipe`` once, validated; the engine, the planner, ``gmr eval``
-and ``gmr report`` all read this object, so every default lives here (gmr's own keys) or
-in TRL's config classes (the ``[grpo]``/``[sft]`` pass-through, resolved into ``trl``).
-Each field's doc line is what ``gmr recipe keys`` and the README's recipe section print.
+and ``gmr report`` all read this object, so every default lives here: gmr's own keys (each
+field's ``knob``), gmr's defaults for TRL fields (``GMR_TRL_DEFAULTS``), the friendly
+aliases (``ALIASES``), or TRL's config classes (the ``[grpo]``/``[sft]`` pass-through,
+resolved into ``trl``). Each field's doc line is what ``gmr recipe keys`` and the README's
+recipe section print. Values derived from these are in ``gamermath.recipe.shape``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from gamermath.errors import GmrError
 from gamermath.recipe.fields import (
     knob,
     no_empty_strings,
@@ -21,6 +24,7 @@ from gamermath.recipe.fields import (
     unit_open,
 )
 from gamermath.recipe.presets import PRESETS, preset_doc
+from gamermath.recipe.toml_text import dump_recipe
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 ATTENTIONS = ("auto", "flash_attention_2", "sdpa", "eager")
@@ -28,6 +32,59 @@ LORA_BIAS = ("none", "all", "lora_only")
 TIMEOUT_POLICIES = ("fallback", "skip")
 ZERO_VARIANCE = ("keep", "skip", "resample")
 CONTROLS = ("none", "random-reward")
+
+#: a reward worker's address-space limit (MiB) and CPU seconds per sample, by default: the
+#: recipe's ``[run]`` keys, ``gmr reward score`` and ``RewardRunner`` all start here
+REWARD_MEMORY_MB = 2048
+REWARD_CPU_S = 30.0
+
+#: Friendly names accepted in ``[grpo]`` and ``[sft]``, rewritten to TRL's field names.
+ALIASES = {
+    "generations": "num_generations",
+    "batch_size": "per_device_train_batch_size",
+    "accumulation": "gradient_accumulation_steps",
+    "epochs": "num_train_epochs",
+    "steps": "max_steps",
+    "lr": "learning_rate",
+}
+
+
+def canonical_key(key: str) -> str:
+    """TRL's field name for a ``[grpo]``/``[sft]`` key (an alias rewritten, else the key)."""
+    return ALIASES.get(key, key)
+
+
+#: TRL fields the engine sets itself; a recipe may not set them in ``[grpo]``/``[sft]``.
+MANAGED = {
+    "output_dir": "[run].output_dir",
+    "seed": "[run].seed",
+    "save_steps": "[run].checkpoint_every",
+    "save_strategy": "[run].checkpoint_every",
+    "resume_from_checkpoint": "gmr train --resume",
+    "reward_weights": "[[rewards]] weight",
+}
+
+#: gmr's defaults for TRL fields, where they differ from TRL's (the one place they live).
+GMR_TRL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "sft": {
+        "learning_rate": 2e-4,
+        "num_train_epochs": 1.0,
+        "per_device_train_batch_size": 8,
+        "gradient_accumulation_steps": 1,
+        "logging_steps": 1.0,
+        "report_to": "none",
+    },
+    "grpo": {
+        "learning_rate": 1e-5,
+        "per_device_train_batch_size": 8,
+        "gradient_accumulation_steps": 1,
+        "num_generations": 8,
+        "max_completion_length": 256,
+        "num_train_epochs": 1.0,
+        "logging_steps": 1.0,
+        "report_to": "none",
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -98,7 +155,12 @@ class DataSpec:
 
 @dataclass(frozen=True)
 class RewardSpec:
-    """One ``[[rewards]]`` table: a weighted, optionally gated reward term."""
+    """One ``[[rewards]]`` table: a weighted, optionally gated reward term.
+
+    The one type of a reward term, from a recipe or built directly (``gamermath.rewards.
+    terms`` documents gates and timeouts); ``label`` defaults to ``name`` and must be unique
+    in a mix.
+    """
 
     name: str = knob("", "reward plugin name (gmr rewards list)", required=True)
     weight: float = knob(1.0, "weight of this term in the total (TRL reward_weights)")
@@ -114,6 +176,35 @@ class RewardSpec:
         "fallback", "a timed-out sample scores the fallback, or is skipped (None to TRL)",
         choices=TIMEOUT_POLICIES,
     )
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.name)
+        if self.timeout_policy not in TIMEOUT_POLICIES:
+            raise GmrError(
+                f"reward term '{self.label}': timeout_policy must be one of "
+                f"{', '.join(TIMEOUT_POLICIES)}, not {self.timeout_policy!r}"
+            )
+
+
+def reward_mix_problems(rewards: Sequence[RewardSpec]) -> Iterator[tuple[int, str, str]]:
+    """``(index, key, problem)`` for each label or gate rule a reward mix breaks: a label used
+    twice, a gate that names no label or the term itself, a gate on a gated term."""
+    labels = [r.label for r in rewards]
+    by_label = {r.label: r for r in rewards}
+    for index, reward in enumerate(rewards):
+        if labels.count(reward.label) > 1:
+            yield index, "label", f"'{reward.label}' is used by two terms; set label = ..."
+        if reward.gate is None:
+            continue
+        if reward.gate not in by_label:
+            yield index, "gate", (f"'{reward.gate}' is not a reward label (labels: "
+                                  f"{', '.join(labels)})")
+        elif reward.gate == reward.label:
+            yield index, "gate", "names the term itself"
+        elif by_label[reward.gate].gate is not None:
+            yield index, "gate", (f"'{reward.gate}' is gated itself; gates may not be "
+                                  "chained")
 
 
 @dataclass(frozen=True)
@@ -210,11 +301,11 @@ class RunSpec:
         None, "reward worker processes (default: from the CPU count)", check=positive
     )
     reward_memory_mb: int | None = knob(
-        2048, "address-space limit of each reward worker in MiB (unset: none); a sample "
-        "that exceeds it scores the fallback and counts as reward_oom", check=positive,
+        REWARD_MEMORY_MB, "address-space limit of each reward worker in MiB (unset: none); a "
+        "sample that exceeds it scores the fallback and counts as reward_oom", check=positive,
     )
     reward_cpu_s: float | None = knob(
-        30.0, "CPU seconds a reward worker may spend on one sample (unset: none)",
+        REWARD_CPU_S, "CPU seconds a reward worker may spend on one sample (unset: none)",
         check=positive,
     )
     reward_stop_after: int = knob(
@@ -307,23 +398,25 @@ class Recipe:
         """GRPO's completion cap (TRL ``max_completion_length``)."""
         return int(self.grpo.trl["max_completion_length"])
 
-    def reward_terms(self) -> list:
-        """The ``[[rewards]]`` as runtime ``RewardTerm`` objects."""
-        from gamermath.rewards.terms import RewardTerm
-
-        return [
-            RewardTerm(name=r.name, weight=float(r.weight), options=dict(r.options),
-                       gate=r.gate, gate_threshold=r.gate_threshold, label=r.label,
-                       timeout_policy=r.timeout_policy)
-            for r in self.rewards
-        ]
+    def tables(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """``(section, {key: value})`` in file order; ``rewards`` once per term."""
+        for name in SECTIONS:
+            if name == "rewards":
+                for reward in self.rewards:
+                    yield name, {f.name: getattr(reward, f.name) for f in fields(reward)}
+                continue
+            spec = getattr(self, name)
+            if name == "sft" and not spec.enabled:
+                yield name, {"enabled": False}
+                continue
+            table = {f.name: getattr(spec, f.name) for f in own_fields(type(spec))}
+            table.update(getattr(spec, "trl", {}))
+            yield name, table
 
     def flat(self) -> dict[str, Any]:
         """Every value by dotted key (``grpo.beta``, ``rewards.format.weight``...)."""
-        from gamermath.recipe.toml_text import recipe_tables
-
         out: dict[str, Any] = {}
-        for section, table in recipe_tables(self):
+        for section, table in self.tables():
             prefix = section
             if section == "rewards":
                 prefix = f"rewards.{table['label']}"
@@ -345,8 +438,6 @@ class Recipe:
 
     def to_toml(self, annotate: bool = False) -> str:
         """The resolved recipe as TOML; ``annotate`` adds where each default came from."""
-        from gamermath.recipe.toml_text import dump_recipe
-
         return dump_recipe(self, annotate=annotate)
 
 

@@ -10,27 +10,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Mapping
-from dataclasses import fields
+from collections.abc import Mapping
 from typing import Any
-
-from gamermath.recipe.schema import SECTIONS, Recipe, own_fields
-
-
-def recipe_tables(recipe: Recipe) -> Iterator[tuple[str, dict[str, Any]]]:
-    """``(section, {key: value})`` in file order; ``rewards`` once per term."""
-    for name in SECTIONS:
-        if name == "rewards":
-            for reward in recipe.rewards:
-                yield name, {f.name: getattr(reward, f.name) for f in fields(reward)}
-            continue
-        spec = getattr(recipe, name)
-        if name == "sft" and not spec.enabled:
-            yield name, {"enabled": False}
-            continue
-        table = {f.name: getattr(spec, f.name) for f in own_fields(type(spec))}
-        table.update(getattr(spec, "trl", {}))
-        yield name, table
 
 
 def toml_value(value: Any) -> str:
@@ -73,10 +54,11 @@ def dump_toml(data: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def dump_recipe(recipe: Recipe, annotate: bool = False) -> str:
-    """TOML text for a resolved recipe; unset values are comments."""
+def dump_recipe(recipe: Any, annotate: bool = False) -> str:
+    """TOML text for a resolved ``Recipe`` (its ``tables()`` and ``origins``); unset values
+    are comments."""
     lines: list[str] = []
-    for section, table in recipe_tables(recipe):
+    for section, table in recipe.tables():
         prefix = f"rewards.{table['label']}" if section == "rewards" else section
         lines.append("[[rewards]]" if section == "rewards" else f"[{section}]")
         for key, value in table.items():

@@ -139,7 +139,7 @@ def _read_class(class_name: str) -> dict[str, TrlField]:
     return table
 
 
-def _stamp(class_name: str) -> str:
+def stamp(class_name: str) -> str:
     """Versions and file stamps the cached table is valid for."""
     parts = [f"v{_FORMAT}"]
     for dist in ("trl", "transformers"):
@@ -159,7 +159,7 @@ def _stamp(class_name: str) -> str:
 def _cache_file(class_name: str) -> Path:
     from gamermath.models import default_cache_dir
 
-    return default_cache_dir() / "trl-fields" / f"{class_name}_{_stamp(class_name)}.json"
+    return default_cache_dir() / "trl-fields" / f"{class_name}_{stamp(class_name)}.json"
 
 
 @cache

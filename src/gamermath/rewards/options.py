@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gamermath.errors import GmrError
+from gamermath.plugin_options import merge_options
 from gamermath.specs import OptionError, Reward
 
 
@@ -36,13 +37,7 @@ def _type_ok(default: Any, value: Any) -> bool:
 
 def resolve_options(reward: Reward, options: Mapping[str, Any] | None) -> dict[str, Any]:
     """``reward.options`` with ``options`` merged over them; an unknown key is a GmrError."""
-    merged = dict(reward.options)
-    for key, value in (options or {}).items():
-        if key not in merged:
-            known = ", ".join(sorted(merged)) or "none"
-            raise GmrError(f"reward '{reward.name}' has no option '{key}'; its options: {known}")
-        merged[key] = value
-    return merged
+    return merge_options("reward", reward.name, reward.options, options)
 
 
 def check_option_values(reward: Reward, options: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -38,6 +38,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from gamermath.errors import GmrError
+from gamermath.recipe.schema import REWARD_CPU_S, REWARD_MEMORY_MB
 from gamermath.rewards.cache import VerdictCache, freeze_options, text_digest
 from gamermath.rewards.module_hooks import module_function
 from gamermath.rewards.options import resolve_options
@@ -52,9 +53,6 @@ COUNTERS = ("calls", "timeouts", "errors", "oom", "cpu_limit", "cache_hits")
 STATUS_COUNTER = {"timeout": "timeouts", "error": "errors", "oom": "oom", "cpu_limit": "cpu_limit"}
 #: Most samples sent to a worker in one message.
 CHUNK_MAX = 16
-#: Default worker limits: address space (MiB) and CPU seconds per sample.
-MEMORY_LIMIT_MB = 2048
-CPU_TIME_LIMIT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -213,8 +211,8 @@ class RewardRunner:
         workers: int | None = None,
         fallback: float = 0.0,
         cache_size: int = 200_000,
-        memory_limit_mb: int | None = MEMORY_LIMIT_MB,
-        cpu_time_limit_s: float | None = CPU_TIME_LIMIT_S,
+        memory_limit_mb: int | None = REWARD_MEMORY_MB,
+        cpu_time_limit_s: float | None = REWARD_CPU_S,
         initial_counters: Mapping[str, Mapping[str, float]] | None = None,
     ) -> None:
         _check_limits(memory_limit_mb, cpu_time_limit_s)

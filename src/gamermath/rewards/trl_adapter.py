@@ -32,7 +32,7 @@ from typing import Any
 from gamermath.errors import GmrError
 from gamermath.rewards.completions import completion_text
 from gamermath.rewards.runner import COUNTERS, RewardRunner
-from gamermath.rewards.terms import RewardTerm, gate_threshold, resolve_rewards
+from gamermath.rewards.terms import RewardTerm, apply_gate, gate_threshold, resolve_rewards
 from gamermath.specs import Reward
 
 
@@ -114,10 +114,7 @@ def make_reward_funcs(
                 gate_term = by_label[term.gate]
                 gate_values = values(gate_term, texts, kwargs)
                 threshold = gate_threshold(term, rewards[gate_term.label])
-                scores = [
-                    v if g >= threshold else 0.0
-                    for v, g in zip(scores, gate_values, strict=True)
-                ]
+                scores = apply_gate(scores, gate_values, threshold)
             return [None if i in skip else v for i, v in enumerate(scores)]
 
         reward_func.__name__ = term.label
