@@ -309,7 +309,8 @@ class RunSpec:
         check=positive,
     )
     reward_stop_after: int = knob(
-        3, "stop training when a reward failed on every sample for N steps in a row",
+        3, "stop training when a reward failed on every sample for N steps in a row "
+        "(a timeout under timeout_policy = \"skip\" counts as a failure)",
         check=positive,
     )
     threads: int | None = knob(
