@@ -61,9 +61,12 @@ def _batch_size(value: str | None) -> int | str | None:
               default=None, help="A baselines TOML for --compare (default: evals/baselines.toml).")
 @click.option("--dtype", default="auto", show_default=True, help="auto, float32, bfloat16...")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: cuda if present)")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads torch evaluates with (default: torch's own, one per core); "
+              "1 is fastest on a busy CPU, like [run] generation_threads in training.")
 def eval_cmd(tasks, model, adapter, num_fewshot, limit, batch_size, max_gen_toks, samples,
              temperature, top_p, backend, data_dir, output, compare, baselines_file, dtype,
-             device) -> None:
+             device, threads) -> None:
     """Evaluate a model with lm-evaluation-harness and compare with published scores."""
     from gamermath.data import resolve_data_dir
     from gamermath.evaluation import baselines, resolve_target, run_harness, tables
@@ -85,6 +88,7 @@ def eval_cmd(tasks, model, adapter, num_fewshot, limit, batch_size, max_gen_toks
     run = run_harness(
         target,
         names,
+        threads=threads,
         num_fewshot=num_fewshot,
         limit=_limit(limit),
         batch_size=_batch_size(batch_size),
