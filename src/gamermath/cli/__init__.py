@@ -29,12 +29,15 @@ COMMANDS: dict[str, str] = {
     "recipe": "gamermath.cli.train:recipe",
 }
 
+#: names that run a command listed under another name; they work but --help hides them.
+ALIASES: dict[str, str] = {"rewards": "reward"}
+
 
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted(name for name in COMMANDS if name not in ALIASES)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)

@@ -103,17 +103,13 @@ def eval_cmd(tasks, model, adapter, num_fewshot, limit, batch_size, max_gen_toks
                tables.results_rows(run.results))
     extra = ""
     if compare:
-        found = baselines.compare(run.results, baselines_file)
-        warnings = baselines.limited_warnings(found)
-        for warning in warnings:
-            stderr.print(warning, soft_wrap=True)
-        rows = baselines.comparison_rows(found)
-        emit_table("published baselines (ranked only like with like)",
-                   baselines.COMPARE_HEADER, rows)
-        if rows:
-            extra = "\n## Published baselines\n\n" + "".join(
-                f"- {w}\n" for w in warnings) + "\n" + tables.markdown_table(
-                baselines.COMPARE_HEADER, rows) + "\n"
+        section = tables.compare_section(run.results, baselines_file)
+        for note in section.notes:
+            stderr.print(note, soft_wrap=True)
+        if section.rows:
+            emit_table("published baselines (ranked only like with like)",
+                       baselines.COMPARE_HEADER, section.rows)
+        extra = section.markdown()
     if output is not None:
         written = tables.write_outputs(run, output, extra)
         stderr.print(f"wrote {len(written)} files to {output}")
