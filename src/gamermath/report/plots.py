@@ -280,7 +280,9 @@ def plot_eval(rows: Sequence[dict[str, Any]], out: Path) -> Path | None:
 
     def verdict(r: dict[str, Any]) -> str:
         text = str(r.get("verdict") or "")
-        return short(text.split(" (")[0] if text.startswith("not ranked") else text, 70)
+        if r["kind"] == "baseline" and text.startswith("not ranked"):
+            text = ":".join(text.split(":")[:2])  # "not ranked: different protocol"
+        return short(text, 90)
 
     labels = []
     for r in rows:
@@ -295,18 +297,19 @@ def plot_eval(rows: Sequence[dict[str, Any]], out: Path) -> Path | None:
                "#7f7f7f" if r["comparison"] == "same protocol" else "#d0d0d0" for r in rows]
     fig, ax = plt.subplots(figsize=(10, 1.0 + 0.7 * len(rows)), dpi=100)
     y = list(range(len(rows)))
-    errors = [[0.0] * len(rows), [0.0] * len(rows)]
-    for i, r in enumerate(rows):
+    ax.barh(y, values, color=colours)
+    for yi, r in zip(y, rows, strict=True):
         if r.get("ci"):
-            errors[0][i] = max(0.0, values[i] - r["ci"][0])
-            errors[1][i] = max(0.0, r["ci"][1] - values[i])
-    ax.barh(y, values, color=colours, xerr=errors, capsize=3, error_kw={"elinewidth": 1})
+            low, high = r["ci"]
+            ax.errorbar([values[yi]], [yi], xerr=[[max(0.0, values[yi] - low)],
+                                                  [max(0.0, high - values[yi])]],
+                        fmt="none", ecolor="black", elinewidth=1, capsize=3)
     ax.set_yticks(y, labels, fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel("score (%); error bars: 95% interval of our score")
     ax.set_title("Runs (blue, with n and 95% interval) beside published baselines:\n"
-                 "same protocol (dark grey), different protocol (light grey, not comparable); "
-                 "a limited run is not ranked", fontsize=9)
+                 "same protocol (dark grey), different protocol (light grey, not comparable);\n"
+                 "a run on fewer questions than the baselines is not ranked", fontsize=9)
     for yi, value in zip(y, values, strict=True):
         ax.text(value, yi, f" {value:.1f}", va="bottom", fontsize=7)
     ax.set_xlim(0, max(100.0, max(values) * 1.1))
