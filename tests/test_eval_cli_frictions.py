@@ -124,5 +124,9 @@ def test_sampled_compare_shows_our_score_and_a_task_without_baselines_says_so(
     assert "sampled: 2 samples per question" in ours[3]
     assert "decoded by sampling instead" in ours[5] and "exact_match_avg@2" in ours[5]
     assert "math500_minerva: no published baseline of the math500 benchmark" in proc.stderr
+    # no --threads on a CPU: one thread (bench/eval_threads.py), said and recorded
+    assert "(hf, 1 CPU thread)" in proc.stderr
+    settings = json.loads((tmp_path / "out" / "results.json").read_text())["settings"]
+    assert settings["threads"] == 1
     written = (tmp_path / "out" / "results.md").read_text()
     assert "math500_minerva: no published baseline" in written

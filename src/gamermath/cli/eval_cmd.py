@@ -62,14 +62,15 @@ def _batch_size(value: str | None) -> int | str | None:
 @click.option("--dtype", default="auto", show_default=True, help="auto, float32, bfloat16...")
 @click.option("--device", default=None, help="cpu, cuda, cuda:1... (default: cuda if present)")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="CPU threads torch evaluates with (default: torch's own, one per core); "
-              "1 is fastest on a busy CPU, like [run] generation_threads in training.")
+              help="CPU threads torch evaluates with (default on a CPU: 1, measured fastest "
+              "on a busy machine; on a GPU: torch's own).")
 def eval_cmd(tasks, model, adapter, num_fewshot, limit, batch_size, max_gen_toks, samples,
              temperature, top_p, backend, data_dir, output, compare, baselines_file, dtype,
              device, threads) -> None:
     """Evaluate a model with lm-evaluation-harness and compare with published scores."""
     from gamermath.data import resolve_data_dir
     from gamermath.evaluation import baselines, resolve_target, run_harness, tables
+    from gamermath.evaluation.harness import eval_threads
     from gamermath.evaluation.sampling import Sampling
 
     names = [t.strip() for t in tasks.split(",") if t.strip()]
@@ -84,7 +85,10 @@ def eval_cmd(tasks, model, adapter, num_fewshot, limit, batch_size, max_gen_toks
     sampling = None if samples is None else Sampling(samples, temperature, top_p)
     if compare:  # a broken baselines file fails before the model runs
         baselines.load_baselines(baselines_file)
-    stderr.print(f"evaluating {target.label} on {', '.join(names)} ({backend})", soft_wrap=True)
+    threads = eval_threads(threads, backend, device)
+    on = f", {threads} CPU thread{'s' if threads != 1 else ''}" if threads else ""
+    stderr.print(f"evaluating {target.label} on {', '.join(names)} ({backend}{on})",
+                 soft_wrap=True)
     run = run_harness(
         target,
         names,

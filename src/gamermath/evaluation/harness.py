@@ -45,6 +45,10 @@ _NOISE = {
     # gamermath's task sets shadow lm-eval's built-ins of the same name on purpose
     "lm_eval.tasks._index": ("overrides existing task",),
 }
+#: CPU threads ``gmr eval`` uses on a CPU unless ``--threads`` says otherwise: measured
+#: with bench/eval_threads.py (SmolLM2-135M, GSM8K, bench/RESULTS.md "eval threads"), one
+#: thread generated 3-5x faster than torch's default on a shared 2-core machine.
+CPU_EVAL_THREADS = 1
 #: vLLM's LoRA rank slots (``max_lora_rank`` must be one of them).
 _VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
 
@@ -192,6 +196,20 @@ def quiet_lm_eval() -> Iterator[None]:
         evaluator.get_git_commit_hash = original
         for name, noise in added:
             logging.getLogger(name).removeFilter(noise)
+
+
+def eval_threads(threads: int | None, backend: str, device: str | None) -> int | None:
+    """The CPU thread count to evaluate with: ``threads`` when given; else
+    ``CPU_EVAL_THREADS`` when the model runs on the CPU; else None (torch's own)."""
+    if threads is not None or backend != "hf":
+        return threads
+    if device is not None:
+        on_cpu = device == "cpu"
+    else:
+        import torch
+
+        on_cpu = not torch.cuda.is_available()
+    return CPU_EVAL_THREADS if on_cpu else None
 
 
 def load_for_eval(
@@ -449,6 +467,7 @@ def run_harness(
             "samples": sampling.k if sampling else None,
             "temperature": sampling.temperature if sampling else None,
             "top_p": sampling.top_p if sampling else None,
+            "threads": threads,
             **record,
         },
         "tasks": {name: section[name] for name in tasks if name in section},
