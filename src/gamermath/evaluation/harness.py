@@ -274,11 +274,16 @@ def vllm_arguments(target: EvalTarget, dtype: str = "auto",
     return args
 
 
-def make_vllm(target: EvalTarget, dtype: str = "auto", batch_size: int | str = "auto"):
-    """lm-eval's ``VLLM`` model for ``target``; a one-line error when vLLM is missing."""
+def require_vllm() -> None:
+    """A one-line error when the vllm package is not installed."""
     if importlib.util.find_spec("vllm") is None:
         raise GmrError("--backend vllm needs the vllm package and a CUDA GPU: "
                        "pip install 'gamermath[vllm]' (or use the default --backend hf)")
+
+
+def make_vllm(target: EvalTarget, dtype: str = "auto", batch_size: int | str = "auto"):
+    """lm-eval's ``VLLM`` model for ``target``; a one-line error when vLLM is missing."""
+    require_vllm()
     from lm_eval.models.vllm_causallms import VLLM
 
     return VLLM(**vllm_arguments(target, dtype, batch_size))
@@ -404,6 +409,8 @@ def run_harness(
         raise GmrError("--harness needs at least one task name (see gmr evals list)")
     if backend not in BACKENDS:
         raise GmrError(f"--backend {backend}: choose {' or '.join(BACKENDS)}")
+    if backend == "vllm":
+        require_vllm()
     manager = build_task_manager(tasks, data_dir)
     groups: dict[tuple[bool, str | None], list[str]] = {}
     for task in tasks:
