@@ -310,3 +310,21 @@ def test_a_limited_eval_in_the_report_says_what_compare_says(run_dir, tmp_path):
     for row in section.rows:  # and every row of its table
         assert row[-1] in text
     assert "math500_minerva: no published baseline of the math500 benchmark" in text
+
+
+def test_a_sampled_eval_is_reported_by_its_avg_at_k(run_dir, tmp_path):
+    import shutil
+
+    from gamermath.report.evalrows import eval_rows
+
+    run = tmp_path / "sampled"
+    shutil.copytree(run_dir, run)
+    (run / "eval").mkdir()
+    (run / "eval" / "results.json").write_text(json.dumps({"model": "tiny", "tasks": {
+        "gsm8k": {"protocol": "p", "n": 2, "n_total": 2, "num_fewshot": 0, "decoding":
+                  "sampled: 2 samples per question, temperature 0.6, top-p 0.95",
+                  "metrics": {"exact_match_pass@2,strict-match": {"value": 1.0},
+                              "exact_match_avg@2,strict-match": {"value": 0.5},
+                              "exact_match,strict-match-maj@2": {"value": 0.0}}}}}))
+    ours = next(r for r in eval_rows([load_run(run)]) if r["kind"] == "run")
+    assert ours["metric"] == "exact_match_avg@2,strict-match" and ours["percent"] == 50.0

@@ -83,6 +83,10 @@ def eval_rows(runs: Sequence[RunData]) -> list[dict[str, Any]]:
                 continue
             metrics = info.get("metrics") or {}
             wanted = metrics_of.get(task)
+            if wanted and wanted not in metrics:  # a sampled run: its avg@K, as --compare
+                from gamermath.evaluation.baselines import headline_metric
+
+                wanted = headline_metric(info, wanted)
             found = primary_metric({wanted: metrics[wanted]} if wanted in metrics else metrics)
             if found is None:
                 continue
