@@ -68,7 +68,7 @@ def test_gmr_plugins_filter_by_entry_point_and_by_package():
     only_template = gmr("plugins", GMR_PLUGINS="repetition-penalty")
     rows = [r for r in only_template.stdout.splitlines() if "0.1.0" in r or "gamermath" in r]
     assert any("gmr-reward-template" in r for r in rows)
-    assert not any(r.split("│")[1].strip() == "gamermath" for r in rows if "│" in r)
+    assert not any(r.split("\t")[0] == "gamermath" for r in rows)  # piped: tab-separated
 
     by_package = gmr("rewards", "list", GMR_PLUGINS="gmr-reward-template")
     assert "repetition-penalty" in by_package.stdout

@@ -221,3 +221,110 @@ def test_gain_attribution_table_plot_and_the_control(tmp_path):
     text = _check_html(result.html, len(result.pngs))
     assert "Gain attribution" in text and "+17.0 (control demo-control)" in text
     assert "control: random rewards" in text and "random-reward: GRPO was paid" in text
+
+
+def _lines_by_label(fig) -> dict[str, object]:
+    return {line.get_label(): line for ax in fig.axes for line in ax.get_lines()}
+
+
+def test_plots_tell_sft_from_grpo_with_whole_steps(run_dir):
+    """Loss, step time and memory: the SFT and GRPO lines differ in colour, the step ticks
+    are whole numbers, the legend sits outside the plot area (it covers no line)."""
+    from matplotlib.colors import to_hex
+
+    from gamermath.report import plots
+
+    run = [load_run(run_dir)]
+    assert run[0].stages() == ["sft", "grpo"]
+    for build, name in ((plots.loss_figure, "loss"), (plots.step_time_figure, "step time"),
+                        (plots.memory_figure, "peak memory")):
+        fig = build(run)
+        lines = _lines_by_label(fig)
+        sft, grpo = lines[f"{name} (sft)"], lines[f"{name} (grpo)"]
+        assert to_hex(sft.get_color()) != to_hex(grpo.get_color())
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks)
+        legend = ax.get_legend().get_window_extent()
+        assert legend.x0 >= ax.get_window_extent().x1  # right of the plot area
+        plots._close(fig)
+
+
+def test_heldout_accuracy_and_reward_are_separate_panels(run_dir):
+    from gamermath.report import plots
+
+    fig = plots.heldout_figure([load_run(run_dir)])
+    top, bottom = fig.axes
+    assert "0-1" in top.get_ylabel() and top.get_ylim() == pytest.approx((-0.02, 1.02))
+    assert "reward" in bottom.get_ylabel() and "reward" not in top.get_ylabel()
+    assert any("accuracy" in line.get_label() for line in top.get_lines())
+    assert any("training reward" in line.get_label() for line in bottom.get_lines())
+    plots._close(fig)
+
+
+def test_memory_title_says_which_device_was_measured(run_dir, tmp_path):
+    import shutil
+
+    from gamermath.report.plots import memory_title
+
+    assert memory_title([load_run(run_dir)]) == "Peak process memory (RSS; CPU run, no GPU)"
+    cuda_run = tmp_path / "cuda-run"
+    shutil.copytree(run_dir, cuda_run)
+    env = json.loads((cuda_run / "environment.json").read_text())
+    env["device"] = {**env["device"], "cuda": True}
+    (cuda_run / "environment.json").write_text(json.dumps(env))
+    assert memory_title([load_run(cuda_run)]).startswith("Peak GPU memory")
+
+
+def test_a_limited_eval_in_the_report_says_what_compare_says(run_dir, tmp_path):
+    """4 of 1319 questions: the report gives n of the total, the 95% interval, the
+    limited-run warning and the not-ranked verdicts --compare prints; a task with no
+    published baseline says so."""
+    import shutil
+
+    from gamermath.evaluation.tables import compare_section
+
+    run = tmp_path / "limited"
+    shutil.copytree(run_dir, run)
+    (run / "eval").mkdir()
+    results = {"tasks": {
+        "gsm8k": {"protocol": "lm-eval's gsm8k", "n": 4, "n_total": 1319, "num_fewshot": 5,
+                  "max_gen_toks": 256, "decoding": "greedy", "limit": 4,
+                  "metrics": {"exact_match,strict-match": {
+                      "value": 0.5, "stderr": 0.29, "ci": [0.15, 0.85]}}},
+        "math500_minerva": {"protocol": "Minerva", "n": 3, "n_total": 500, "num_fewshot": 4,
+                            "max_gen_toks": 256, "decoding": "greedy", "limit": 3,
+                            "metrics": {"math_verify,final-answer": {
+                                "value": 0.0, "stderr": 0.0, "ci": [0.0, 0.56]}}}}}
+    (run / "eval" / "results.json").write_text(json.dumps({"model": "tiny", **results}))
+    result = build_report([run], tmp_path / "out")
+    from html import unescape
+
+    text = unescape(result.html.read_text())
+    assert "4 of 1319" in text and "50.00% [15.0, 85.0]" in text
+    section = compare_section(results)
+    assert any("a limited run beside baselines" in note for note in section.notes)
+    for note in section.notes:  # every warning and note --compare prints
+        assert note in text
+    for row in section.rows:  # and every row of its table
+        assert row[-1] in text
+    assert "math500_minerva: no published baseline of the math500 benchmark" in text
+
+
+def test_a_sampled_eval_is_reported_by_its_avg_at_k(run_dir, tmp_path):
+    import shutil
+
+    from gamermath.report.evalrows import eval_rows
+
+    run = tmp_path / "sampled"
+    shutil.copytree(run_dir, run)
+    (run / "eval").mkdir()
+    (run / "eval" / "results.json").write_text(json.dumps({"model": "tiny", "tasks": {
+        "gsm8k": {"protocol": "p", "n": 2, "n_total": 2, "num_fewshot": 0, "decoding":
+                  "sampled: 2 samples per question, temperature 0.6, top-p 0.95",
+                  "metrics": {"exact_match_pass@2,strict-match": {"value": 1.0},
+                              "exact_match_avg@2,strict-match": {"value": 0.5},
+                              "exact_match,strict-match-maj@2": {"value": 0.0}}}}}))
+    ours = next(r for r in eval_rows([load_run(run)]) if r["kind"] == "run")
+    assert ours["metric"] == "exact_match_avg@2,strict-match" and ours["percent"] == 50.0

@@ -28,6 +28,14 @@ HOOKS = {
     "eval task set": "register_eval_tasks",
     "model source": "register_model_sources",
 }
+#: names registered by gamermath's first-party plugin packages (under plugins/ in the
+#: repository), so an unknown name can say what to install.
+KNOWN_PACKAGES: dict[tuple[str, str], str] = {
+    ("reward", "program"): "gmr-reward-program",
+    ("reward", "program-of-thought"): "gmr-reward-program",
+    ("reward", "youronmath-code"): "gmr-reward-program",
+    ("reward", "repetition-penalty"): "gmr-reward-template",
+}
 
 
 class PluginLoadWarning(UserWarning):
@@ -111,6 +119,13 @@ def get(kind: str, name: str) -> Any:
     """One registered item, or a one-line error listing what is installed."""
     items = registry(kind)
     if name not in items:
+        package = KNOWN_PACKAGES.get((kind, name))
+        if package is not None:
+            raise GmrError(
+                f"{kind} '{name}' is provided by the plugin package {package}, which is not "
+                f"installed (or GMR_PLUGINS leaves it out): pip install {package} "
+                f"(in the gamermath repository: pip install ./plugins/{package})"
+            )
         raise unknown_name(kind, name, items)
     return items[name]
 

@@ -31,6 +31,9 @@ COMMANDS: dict[str, str] = {
     "recipe": "gamermath.cli.train:recipe",
 }
 
+#: names that run a command listed under another name; they work but --help hides them.
+ALIASES: dict[str, str] = {"rewards": "reward"}
+
 
 def one_line_usage_error(exc: click.UsageError) -> click.ClickException:
     """click's usage error (usage line, hint, message: three lines) as gmr's one line.
@@ -65,7 +68,7 @@ class LazyGroup(click.Group):
             raise one_line_usage_error(exc) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted(name for name in COMMANDS if name not in ALIASES)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)

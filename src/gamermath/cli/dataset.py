@@ -57,8 +57,10 @@ def format_prompt(prompt: Any) -> str:
 @datasets.command("show")
 @click.argument("name")
 @click.option("--split", default=None, help="Split to show (default: test, else the first).")
-@click.option("--template", "-t", default="chat-think", show_default=True)
-@click.option("--limit", "-n", default=3, show_default=True, type=int)
+@click.option("--template", "-t", default="chat-think", show_default=True,
+              help="Prompt template to render the rows with (gmr datasets templates).")
+@click.option("--limit", "-n", default=3, show_default=True, type=int,
+              help="How many rows to show.")
 @click.option("--shots", default=None, type=int, help="Few-shot examples (template default).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed for shot sampling.")
 @click.option(

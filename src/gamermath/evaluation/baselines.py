@@ -66,6 +66,7 @@ class Comparison:
     run: dict[str, Any]
     reason: str | None = None
     interval: tuple[float, float] | None = None
+    metric: str = ""
 
     @property
     def ranked(self) -> bool:
@@ -150,6 +151,24 @@ def _unranked_reason(base: Baseline, task: str, run: dict[str, Any],
     return None
 
 
+def headline_metric(entry: dict[str, Any], metric: str) -> str:
+    """The key of our score to set beside ``metric`` (``name,filter``) of a baseline.
+
+    A greedy run has ``metric`` itself; a sampled run (``--samples K``) has no such key, and
+    its ``name_avg@K,filter`` (the share of the K answers that were right: an unbiased
+    pass@1) is shown instead.
+    """
+    metrics = entry.get("metrics", {})
+    if metric in metrics:
+        return metric
+    name, _, filt = metric.partition(",")
+    for key in metrics:
+        base, _, key_filter = key.partition(",")
+        if key_filter == filt and base.startswith(f"{name}_avg@"):
+            return key
+    return metric
+
+
 def compare(results: dict[str, Any], path: Path | None = None) -> list[Comparison]:
     """Every baseline of each evaluated task's benchmark, in file order, task by task."""
     tasks, baselines = load_baselines(path)
@@ -158,7 +177,8 @@ def compare(results: dict[str, Any], path: Path | None = None) -> list[Compariso
         info = tasks.get(task)
         if info is None:
             continue
-        metric = entry.get("metrics", {}).get(info["metric"], {})
+        key = headline_metric(entry, info["metric"])
+        metric = entry.get("metrics", {}).get(key, {})
         value, stderr = metric.get("value"), metric.get("stderr")
         ours = None if value is None else 100 * value
         ours_err = None if stderr is None else 100 * stderr
@@ -172,7 +192,7 @@ def compare(results: dict[str, Any], path: Path | None = None) -> list[Compariso
                                        base.n or None)
                 interval = (100 * low, 100 * high)
             found.append(Comparison(task, ours, ours_err, base, base.task == task, entry,
-                                    reason, interval))
+                                    reason, interval, key))
     return found
 
 
@@ -187,6 +207,23 @@ def limited_warnings(comparisons: list[Comparison]) -> list[str]:
                 "scored on whole test sets"
             )
     return list(seen.values())
+
+
+def unmatched_notes(results: dict[str, Any], comparisons: list[Comparison],
+                    path: Path | None = None) -> list[str]:
+    """One line per evaluated task that no published baseline is listed for."""
+    tasks, _ = load_baselines(path)
+    compared = {c.task for c in comparisons}
+    notes = []
+    for task in results.get("tasks", {}):
+        if task in compared:
+            continue
+        info = tasks.get(task)
+        what = (f"no published baseline of the {info['benchmark']} benchmark"
+                if info else "no benchmark entry for this task")
+        notes.append(f"{task}: {what} in {path or 'evals/baselines.toml'}: "
+                     "nothing to compare or rank against")
+    return notes
 
 
 COMPARE_HEADER = ("task", "who", "score % [95% CI]", "setup", "Δ", "comparison")
@@ -205,8 +242,19 @@ def _our_setup(run: dict[str, Any]) -> str:
 def _ours(c: Comparison) -> str:
     if c.ours is None:
         return "-"
-    low, high = wilson(c.ours / 100, int(c.run.get("n") or 0))
+    ci = c.run.get("metrics", {}).get(c.metric, {}).get("ci")
+    low, high = ci or wilson(c.ours / 100, int(c.run.get("n") or 0))
     return f"{c.ours:.2f} [{100 * low:.1f}, {100 * high:.1f}]"
+
+
+def _our_protocol(c: Comparison) -> str:
+    """The task's protocol line, and how this run departed from it when it sampled."""
+    text = f"our protocol: {c.run.get('protocol') or 'lm-eval built-in'}"
+    decoding = str(c.run.get("decoding") or "")
+    if decoding.startswith("sampled"):
+        text += (f"; this run decoded by sampling instead ({decoding}), score: "
+                 f"{c.metric.partition(',')[0]} (share of the answers right, a pass@1 estimate)")
+    return text
 
 
 def _their_setup(base: Baseline) -> str:
@@ -225,9 +273,7 @@ def comparison_rows(comparisons: list[Comparison]) -> list[tuple[str, ...]]:
     for c in comparisons:
         if c.task not in seen:
             seen.add(c.task)
-            protocol = str(c.run.get("protocol") or "lm-eval built-in")
-            rows.append((c.task, "ours", _ours(c), _our_setup(c.run), "",
-                         f"our protocol: {protocol}"))
+            rows.append((c.task, "ours", _ours(c), _our_setup(c.run), "", _our_protocol(c)))
         note = f"; note: {c.baseline.note}" if c.baseline.note else ""
         rows.append((
             c.task,

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from gamermath import plugins
+from gamermath.engine.threads import torch_threads
 from gamermath.errors import GmrError
 from gamermath.evaluation.intervals import normal, wilson
 from gamermath.evaluation.sampling import Sampling, sampled_specs, task_decoding
@@ -41,7 +42,13 @@ _NOISE = {
     "lm_eval.api.task": ("Custom kwargs can be passed",),
     "lm_eval.models.huggingface": ("`pretrained` model kwarg is not of type `str`",
                                    "Passed an already-initialized model through `pretrained`"),
+    # gamermath's task sets shadow lm-eval's built-ins of the same name on purpose
+    "lm_eval.tasks._index": ("overrides existing task",),
 }
+#: CPU threads ``gmr eval`` uses on a CPU unless ``--threads`` says otherwise: measured
+#: with bench/eval_threads.py (SmolLM2-135M, GSM8K, bench/RESULTS.md "eval threads"), one
+#: thread generated 3-5x faster than torch's default on a shared 2-core machine.
+CPU_EVAL_THREADS = 1
 #: vLLM's LoRA rank slots (``max_lora_rank`` must be one of them).
 _VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
 
@@ -77,10 +84,12 @@ def build_task_manager(tasks: Sequence[str], data_dir: Path | None):
 
     metadata = {"data_dir": str(data_dir)} if data_dir is not None else None
     paths = [str(p) for p in task_set_paths()]
-    manager = TaskManager(include_path=paths, include_defaults=False, metadata=metadata)
+    with quiet_lm_eval():
+        manager = TaskManager(include_path=paths, include_defaults=False, metadata=metadata)
     missing = [t for t in tasks if t not in manager.all_tasks]
     if missing:
-        manager = TaskManager(include_path=paths, include_defaults=True, metadata=metadata)
+        with quiet_lm_eval():
+            manager = TaskManager(include_path=paths, include_defaults=True, metadata=metadata)
         unknown = [t for t in tasks if t not in manager.all_tasks]
         if unknown:
             ours = ", ".join(sorted(task_protocols())) or "none"
@@ -89,6 +98,51 @@ def build_task_manager(tasks: Sequence[str], data_dir: Path | None):
                 "(or any lm-eval built-in task name)"
             )
     return manager
+
+
+def _first_leaf(manager, name: str) -> str:
+    """The first task a group (or tag) runs, found in the index; ``name`` for a task."""
+    seen: set[str] = set()
+    while name not in seen:
+        seen.add(name)
+        entry = manager.task_index.get(name)
+        children = (entry.cfg or {}).get("task") if entry is not None else None
+        if isinstance(children, list) and children and isinstance(children[0], str):
+            name = children[0]
+        elif entry is not None and getattr(entry.kind, "name", "") == "TAG":
+            tagged = sorted(n for n, e in manager.task_index.items() if name in e.tags)
+            name = tagged[0] if tagged else name
+        else:
+            break
+    return name
+
+
+def check_data_reachable(manager, tasks: Sequence[str], data_dir: Path | None) -> None:
+    """Load the data of each task's first leaf, before any model is loaded.
+
+    The data comes from ``data_dir`` (gamermath's local-data tasks) or the hub (with
+    ``HF_HUB_OFFLINE``/``HF_DATASETS_OFFLINE`` honoured, so an offline run fails at once);
+    whatever fails becomes one line naming the task and what to set. lm-eval caches what
+    is loaded here, so the evaluation itself reads it again cheaply.
+    """
+    from gamermath.data.hub import honour_offline_env
+
+    for task in tasks:
+        leaf = _first_leaf(manager, task)
+        try:
+            with quiet_lm_eval(), honour_offline_env():
+                manager.load_task_or_group([leaf])
+        except GmrError:
+            raise
+        except Exception as exc:  # offline, no cache, no such file: one message covers them
+            detail = " ".join(str(exc).split())[:160] or type(exc).__name__
+            where = (f"the data directory {data_dir}" if data_dir is not None
+                     else "the Hugging Face hub (no --data-dir or GMR_DATA_DIR given)")
+            raise GmrError(
+                f"eval task '{task}': cannot load its data from {where}: {detail}; pass "
+                "--data-dir DIR or set GMR_DATA_DIR to a folder holding gsm8k/, mmlu/, "
+                "math500/ (gamermath's tasks), or allow the hub (lm-eval's own tasks)"
+            ) from None
 
 
 def run_settings(manager, task: str) -> tuple[bool, str | None]:
@@ -142,6 +196,20 @@ def quiet_lm_eval() -> Iterator[None]:
         evaluator.get_git_commit_hash = original
         for name, noise in added:
             logging.getLogger(name).removeFilter(noise)
+
+
+def eval_threads(threads: int | None, backend: str, device: str | None) -> int | None:
+    """The CPU thread count to evaluate with: ``threads`` when given; else
+    ``CPU_EVAL_THREADS`` when the model runs on the CPU; else None (torch's own)."""
+    if threads is not None or backend != "hf":
+        return threads
+    if device is not None:
+        on_cpu = device == "cpu"
+    else:
+        import torch
+
+        on_cpu = not torch.cuda.is_available()
+    return CPU_EVAL_THREADS if on_cpu else None
 
 
 def load_for_eval(
@@ -206,11 +274,16 @@ def vllm_arguments(target: EvalTarget, dtype: str = "auto",
     return args
 
 
-def make_vllm(target: EvalTarget, dtype: str = "auto", batch_size: int | str = "auto"):
-    """lm-eval's ``VLLM`` model for ``target``; a one-line error when vLLM is missing."""
+def require_vllm() -> None:
+    """A one-line error when the vllm package is not installed."""
     if importlib.util.find_spec("vllm") is None:
         raise GmrError("--backend vllm needs the vllm package and a CUDA GPU: "
                        "pip install 'gamermath[vllm]' (or use the default --backend hf)")
+
+
+def make_vllm(target: EvalTarget, dtype: str = "auto", batch_size: int | str = "auto"):
+    """lm-eval's ``VLLM`` model for ``target``; a one-line error when vLLM is missing."""
+    require_vllm()
     from lm_eval.models.vllm_causallms import VLLM
 
     return VLLM(**vllm_arguments(target, dtype, batch_size))
@@ -314,12 +387,14 @@ def run_harness(
     backend: str = "hf",
     sampling: Sampling | None = None,
     model_and_tokenizer: tuple[Any, Any] | None = None,
+    threads: int | None = None,
 ) -> HarnessRun:
     """Evaluate ``target`` on lm-eval ``tasks``; return results and per-sample logs.
 
     ``backend``: ``hf`` (default) or ``vllm``. ``sampling``: K answers per question with
     maj@K / pass@K / avg@K (see ``gamermath.evaluation.sampling``). ``model_and_tokenizer``
-    skips loading on the HF backend (for callers that already hold the model).
+    skips loading on the HF backend (for callers that already hold the model). ``threads``:
+    CPU threads torch evaluates with (None: torch's own; see ``gamermath.engine.threads``).
     """
     import lm_eval
     from lm_eval import simple_evaluate
@@ -329,6 +404,8 @@ def run_harness(
         raise GmrError("--harness needs at least one task name (see gmr evals list)")
     if backend not in BACKENDS:
         raise GmrError(f"--backend {backend}: choose {' or '.join(BACKENDS)}")
+    if backend == "vllm":
+        require_vllm()
     manager = build_task_manager(tasks, data_dir)
     groups: dict[tuple[bool, str | None], list[str]] = {}
     for task in tasks:
@@ -338,10 +415,11 @@ def run_harness(
         with quiet_lm_eval():
             specs = dict(zip(tasks, sampled_specs(manager, tasks, sampling), strict=True))
 
+    check_data_reachable(manager, tasks, data_dir)
     protocols = task_protocols()
     section: dict[str, Any] = {}
     samples: dict[str, list[dict[str, Any]]] = {}
-    with quiet_lm_eval():
+    with quiet_lm_eval(), torch_threads(threads):
         if backend == "vllm":
             lm = make_vllm(target, dtype, "auto" if batch_size is None else batch_size)
             record = {"backend": "vllm", "adapter_merged": False}
@@ -392,6 +470,7 @@ def run_harness(
             "temperature": sampling.temperature if sampling else None,
             "top_p": sampling.top_p if sampling else None,
             "top_k": sampling.top_k if sampling else None,
+            "threads": threads,
             **record,
         },
         "tasks": {name: section[name] for name in tasks if name in section},

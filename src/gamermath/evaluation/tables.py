@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gamermath.evaluation import baselines
 from gamermath.evaluation.harness import HarnessRun
 
 
@@ -84,6 +86,32 @@ def results_markdown(results: dict[str, Any]) -> str:
               f"(cap {entry.get('max_gen_toks')}, {entry.get('decoding')})"
               for task, entry in results["tasks"].items()]
     return "\n".join(parts) + "\n"
+
+
+@dataclass
+class CompareSection:
+    """What ``gmr eval --compare`` says about one results document: warning and note lines
+    (limited runs, tasks without baselines) and the rows of its baselines table."""
+
+    notes: list[str]
+    rows: list[tuple[str, ...]]
+
+    def markdown(self) -> str:
+        """The ``## Published baselines`` section of ``results.md``."""
+        parts = ["", "## Published baselines", ""]
+        parts += [f"- {note}" for note in self.notes]
+        if self.rows:
+            parts += ["", markdown_table(baselines.COMPARE_HEADER, self.rows)]
+        return "\n".join(parts) + "\n"
+
+
+def compare_section(results: dict[str, Any], path: Path | None = None) -> CompareSection:
+    """Every task of ``results`` beside the published baselines of ``path`` (default
+    evals/baselines.toml), ranked only like with like; shared by ``gmr eval --compare``
+    and ``gmr report``."""
+    found = baselines.compare(results, path)
+    notes = baselines.limited_warnings(found) + baselines.unmatched_notes(results, found, path)
+    return CompareSection(notes, baselines.comparison_rows(found))
 
 
 def write_outputs(run: HarnessRun, output: Path, extra_markdown: str = "") -> list[Path]:

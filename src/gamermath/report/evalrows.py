@@ -52,6 +52,19 @@ def _comparisons(results: dict[str, Any]) -> list[Any]:
         return []
 
 
+def _run_verdict(info: dict[str, Any]) -> str:
+    """``limited run: n of N questions`` and whether so few can be ranked at all."""
+    from gamermath.evaluation.baselines import MIN_RANK_N
+
+    n, total = int(info.get("n") or 0), int(info.get("n_total") or 0)
+    parts = []
+    if info.get("limit") or (total and n < total):
+        parts.append(f"limited run: {n} of {total or '?'} questions")
+    if n < MIN_RANK_N:
+        parts.append(f"not ranked: n={n} (ranking needs at least {MIN_RANK_N})")
+    return "; ".join(parts)
+
+
 def eval_rows(runs: Sequence[RunData]) -> list[dict[str, Any]]:
     """Per run and task: the run's score, then every published baseline of that benchmark.
 
@@ -70,16 +83,24 @@ def eval_rows(runs: Sequence[RunData]) -> list[dict[str, Any]]:
                 continue
             metrics = info.get("metrics") or {}
             wanted = metrics_of.get(task)
+            if wanted and wanted not in metrics:  # a sampled run: its avg@K, as --compare
+                from gamermath.evaluation.baselines import headline_metric
+
+                wanted = headline_metric(info, wanted)
             found = primary_metric({wanted: metrics[wanted]} if wanted in metrics else metrics)
             if found is None:
                 continue
             metric, value, stderr = found
+            ci = (metrics.get(metric) or {}).get("ci") if isinstance(metrics.get(metric),
+                                                                      dict) else None
             rows.append({
                 "kind": "run", "who": run.name, "task": task,
                 "protocol": str(info.get("protocol", "?")), "shots": info.get("num_fewshot"),
-                "n": info.get("n"), "metric": metric, "percent": 100 * value,
+                "n": info.get("n"), "n_total": info.get("n_total"), "metric": metric,
+                "percent": 100 * value,
                 "stderr": None if stderr is None else 100 * stderr,
-                "comparison": "", "verdict": "",
+                "ci": None if not ci else (100 * ci[0], 100 * ci[1]),
+                "comparison": "", "verdict": _run_verdict(info),
                 "source": str(run.eval_results.get("model", "")),
             })
             for c in comparisons:

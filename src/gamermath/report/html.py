@@ -91,26 +91,61 @@ def _comparison(row: dict[str, Any]) -> str:
     return ": ".join(p for p in parts if p)
 
 
+def _n(row: dict[str, Any]) -> str:
+    n, total = row.get("n"), row.get("n_total")
+    return f"{_fmt(n)} of {total}" if total and n != total else _fmt(n)
+
+
 def _eval_table(rows: Sequence[dict[str, Any]]) -> str:
     if not rows:
         return ('<p class="muted">No eval/results.json in these runs '
                 "(run <code>gmr eval</code>).</p>")
     head = ("<tr><th>who</th><th>task</th><th>protocol</th><th>shots</th><th>n</th>"
-            "<th>metric</th><th>score</th><th>comparable?</th><th>source</th></tr>")
+            "<th>metric</th><th>score [95% CI]</th><th>comparable?</th><th>source</th></tr>")
     body = []
     for r in rows:
         score = f"{r['percent']:.2f}%"
-        if r.get("stderr"):
+        if r.get("ci"):
+            score += f" [{r['ci'][0]:.1f}, {r['ci'][1]:.1f}]"
+        elif r.get("stderr"):
             score += f" &plusmn; {r['stderr']:.2f}"
         body.append(
             f"<tr><td>{escape(r['who'])}{' (published)' if r['kind'] == 'baseline' else ''}</td>"
             f"<td>{escape(r['task'])}</td><td>{escape(r['protocol'])}</td>"
-            f"<td>{escape(_fmt(r.get('shots')))}</td><td>{escape(_fmt(r.get('n')))}</td>"
+            f"<td>{escape(_fmt(r.get('shots')))}</td><td>{escape(_n(r))}</td>"
             f"<td>{escape(r['metric'])}</td><td class=num>{score}</td>"
             f"<td>{escape(_comparison(r))}</td>"
             f"<td>{escape(str(r.get('source', '')))}</td></tr>"
         )
     return f"<table>{head}{''.join(body)}</table>"
+
+
+def _compare_sections(runs: Sequence[RunData]) -> str:
+    """Per run with eval results, what ``gmr eval --compare`` prints: its warnings and notes
+    and its table of baselines, ranked only like with like."""
+    from gamermath.evaluation.baselines import COMPARE_HEADER
+    from gamermath.evaluation.tables import compare_section
+
+    parts = []
+    for run in runs:
+        tasks = run.eval_results.get("tasks")
+        if not isinstance(tasks, dict) or not tasks:
+            continue
+        try:
+            section = compare_section({"tasks": {
+                t: i for t, i in tasks.items() if isinstance(i, dict) and "metrics" in i}})
+        except Exception as exc:  # an unreadable baselines file: say so, keep the report
+            parts.append(f'<p class="warn">{escape(run.name)}: no comparison: '
+                         f"{escape(str(exc))}</p>")
+            continue
+        parts.append(f"<h3>{escape(run.name)}: what <code>gmr eval --compare</code> says</h3>")
+        parts += [f'<p class="warn">{escape(note)}</p>' for note in section.notes]
+        if section.rows:
+            head = "".join(f"<th>{escape(h)}</th>" for h in COMPARE_HEADER)
+            body = "".join("<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row)
+                           + "</tr>" for row in section.rows)
+            parts.append(f"<table><tr>{head}</tr>{body}</table>")
+    return "\n".join(parts)
 
 
 def sample_steps(run: RunData, count: int = 3) -> list[tuple[str, Any]]:
@@ -191,6 +226,7 @@ def render_html(
         if png.name == "eval.png":
             parts.append(f"<img alt=\"evaluation\" src=\"{data_uri(png)}\">")
     parts.append(_eval_table(eval_rows))
+    parts.append(_compare_sections(runs))
     parts.append("<h2>Sampled completions</h2>")
     parts += [_completions_table(run) for run in runs]
     parts.append("</body></html>")
