@@ -72,40 +72,76 @@ def plain_number(fragment: str) -> tuple[Fraction, bool] | None:
         return None
 
 
+#: Marks that make an extracted answer a piece of text with its own math (parsed as text).
+_DELIMITERS = ("$", "\\(", "\\[", "\\boxed", "\\fbox", "\\begin{")
+
+
+def _has_math_delimiters(text: str) -> bool:
+    return any(mark in text for mark in _DELIMITERS)
+
+
+def _unwrap_dollars(stated: str) -> str:
+    """A stated answer without the ``$...$`` (and final period) around it:
+    ``$(15,-29)$.`` -> ``(15,-29)``."""
+    text = stated.strip().rstrip(".").rstrip()
+    for left, right in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
+        if text.startswith(left) and text.endswith(right) and len(text) >= len(left + right):
+            return text[len(left) : len(text) - len(right)].strip()
+    return text
+
+
 def prediction_part(completion: str) -> tuple[str, str]:
-    """``(kind, text)`` of the answer to verify: ``boxed`` (the last box), ``hash`` (after the
-    last ``####``), ``number`` (a plain number stated after ``####`` or "the answer is",
-    canonical, ``%`` kept), or the whole ``text``; ``("hedged", "")`` for a hedge (see
-    ``gamermath.rewards.answers``)."""
+    """``(kind, text)`` of the answer to verify: ``boxed`` (the last box's content),
+    ``boxes`` (a run of boxes, read by math-verify, which joins ``\\boxed{1}, \\boxed{2}``),
+    ``hash`` (after the last ``####``), ``number`` (a plain number stated after ``####`` or
+    "the answer is", canonical, ``%`` kept), ``stated`` (other text after "the answer is"),
+    or the whole ``text``; ``("hedged", "")`` for two different plain numbers (see
+    ``gamermath.rewards.answers``: it only counts against a plain-number gold, else it is
+    read as ``stated``) and ``("unclosed", "")`` when the last box never closes (no answer, never parsed)."""
     from gamermath.rewards.answers import (
         HEDGED,
         after_answer_is,
         after_last_marker,
         answer_number,
-        hedged_boxes,
+        box_run,
+        last_box_unclosed,
         last_boxed,
     )
 
     boxed = last_boxed(completion)
     if boxed is not None:
-        if hedged_boxes(completion):
-            return "hedged", ""
+        run = box_run(completion)
+        if run is not None and run[1] - run[0] <= MAX_KEY_CHARS:
+            return "boxes", completion[run[0] : run[1]]
         return "boxed", boxed.strip().replace("\u00b0", "^\\circ")
+    if last_box_unclosed(completion):
+        return "unclosed", ""
     tail = after_last_marker(completion)
     stated = tail if tail is not None and tail.strip() else None
+    from_hash = stated is not None
     if stated is None:
         stated = after_answer_is(completion)
-        stated = stated.split("\n", 1)[0].split(". ", 1)[0] if stated is not None else None
     if stated is not None:
-        if answer_number(stated) is HEDGED:
-            return "hedged", ""
-        number = plain_number(stated)
+        line = stated.split("\n", 1)[0].split(". ", 1)[0]
+        number = plain_number(line)
         if number is not None:
             value, percent = number
             return "number", f"{value}{'%' if percent else ''}"
-        if tail is not None and tail.strip():
+        if answer_number(line) is HEDGED and _single_value(line):
+            return "hedged", _unwrap_dollars(stated)
+        if from_hash:
             return "hash", gold_latex(tail)
+        return "stated", _unwrap_dollars(stated)
     return "text", completion
+
+
+_BRACKETED = re.compile(r"^\s*+\$*+\s*+(?:\\left\s*+)?[([{]|^\s*+\$*+\s*+\\\{")
+
+
+def _single_value(line: str) -> bool:
+    """Whether a stated answer reads as one value (a hedge when it names two numbers), not
+    a tuple, an interval or a set: ``17 or 18`` is, ``(0,1)``, ``[0,1)``, ``\\{1,2\\}`` are not."""
+    return _BRACKETED.match(line) is None
 
 
 def _number_verdict(gold_text: str, text: str) -> float | None:
@@ -138,16 +174,26 @@ def _latex_config():
     )
 
 
+def _text_config():
+    from math_verify import LatexExtractionConfig
+
+    return LatexExtractionConfig(boxed_match_priority=0)
+
+
 def _parse(kind: str, text: str) -> list:
-    """math-verify's LaTeX parse with its own timeout off; boxed text tries two
-    configurations. math-verify's ``ExprExtractionConfig`` is never used: it hands the text
-    to ``sympy.parse_expr``, which is Python ``eval``."""
+    """math-verify's LaTeX parse with its own timeout off. A whole completion is read with
+    anchored extraction; a run of boxes, and an answer that carries its own ``$``/``\\(``
+    delimiters, as text the way math-verify reads a prediction; any other answer wrapped in
+    ``\\boxed{}``, trying two configurations. math-verify's ``ExprExtractionConfig`` is never
+    used: it hands the text to ``sympy.parse_expr``, which is Python ``eval``."""
     from math_verify import LatexExtractionConfig, parse
 
     if kind == "text":
         return parse(
             text, [_latex_config()], extraction_mode="first_match", parsing_timeout=None
         )
+    if kind == "boxes" or _has_math_delimiters(text):
+        return parse(text, [_text_config()], parsing_timeout=None)
     wrapped = f"$\\boxed{{{text}}}$"
     found: list = []
     for config in ([LatexExtractionConfig()], [_latex_config()]):
@@ -266,10 +312,25 @@ def subset_verdict(gold: str, pred: str) -> float | None:
     return None
 
 
-def quick_verdict(kind: str, text: str, gold_text: str) -> float | None:
-    """The verdicts that need neither sympy nor math-verify: a hedge, two plain numbers, an
-    answer the guards refuse, two integers, the same answer up to spelling; else None."""
+def resolve_kind(kind: str, text: str, gold_text: str) -> str:
+    """The kind to score: a hedge (two plain numbers, or two different boxes side by side)
+    is ``hedged`` against a plain-number gold; against any other gold (a tuple, a set,
+    ``-2,1``) it is read as the answer it states."""
+    from gamermath.rewards.answers import hedged_boxes
+
     if kind == "hedged":
+        return kind if plain_number(gold_text) is not None else "stated"
+    if kind == "boxes" and plain_number(gold_text) is not None and hedged_boxes(text):
+        return "hedged"
+    return kind
+
+
+def quick_verdict(kind: str, text: str, gold_text: str) -> float | None:
+    """The verdicts that need neither sympy nor math-verify: a hedge, an unclosed box, two
+    plain numbers, an answer the guards refuse, two integers, the same answer up to
+    spelling; else None."""
+    kind = resolve_kind(kind, text, gold_text)
+    if kind in ("hedged", "unclosed"):
         return 0.0
     if kind == "number":
         verdict = _number_verdict(gold_text, text)
@@ -279,9 +340,17 @@ def quick_verdict(kind: str, text: str, gold_text: str) -> float | None:
     limit = None if kind == "text" else MAX_ANSWER_CHARS
     if unsafe_reason(gold_text) or unsafe_reason(text, limit):
         return 0.0
-    if kind != "text":
+    if kind in ("boxed", "hash", "stated"):
         return _fast_verdict(gold_text, gold_latex(text))
     return None
+
+
+def _parse_gold(gold_text: str) -> list:
+    """A gold with its own delimiters or boxes (``$x >= 5$``) is read as math-verify reads
+    a gold; any other gold as a boxed answer."""
+    if _has_math_delimiters(gold_text):
+        return _parse("boxes", gold_text)
+    return _parse("boxed", gold_text)
 
 
 def score(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any]) -> float:
@@ -298,13 +367,14 @@ def score(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any
     quick = quick_verdict(kind, text, gold_text)
     if quick is not None:
         return quick
+    kind = resolve_kind(kind, text, gold_text)
     if kind == "number":
         kind, text = "hash", text.replace("%", "\\%")
-    if kind != "text" and options["exact_numbers"]:
+    if kind in ("boxed", "hash", "stated") and options["exact_numbers"]:
         verdict = subset_verdict(gold_text, text)
         if verdict is not None:
             return verdict
-    gold = _parse("boxed", gold_text)
+    gold = _parse_gold(gold_text)
     pred = _parse(kind, text)
     if not gold or not pred:
         return 0.0

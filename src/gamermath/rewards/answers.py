@@ -220,6 +220,34 @@ def hedged_boxes(text: str) -> bool:
     return "".join(content.split()) != "".join(mine.split())
 
 
+#: Most boxes read as one run of answers (``\\boxed{1}, \\boxed{2}, ...``).
+MAX_RUN_BOXES = 20
+
+
+def box_run(text: str) -> tuple[int, int] | None:
+    """``(start, end)`` of the final run of two or more closed boxes, each within
+    ``MAX_HEDGE_GAP`` characters of the next (at most ``MAX_RUN_BOXES``); None otherwise."""
+    last = _box_start(text, len(text))
+    found = _box_at(text, last, len(text)) if last >= 0 else None
+    if found is None:
+        return None
+    first, count = last, 1
+    while count < MAX_RUN_BOXES:
+        previous = _box_start(text, first)
+        box = _box_at(text, previous, first) if previous >= 0 else None
+        if box is None or first - box[1] > MAX_HEDGE_GAP:
+            break
+        first, count = previous, count + 1
+    return (first, found[1]) if count > 1 else None
+
+
+def last_box_unclosed(text: str) -> bool:
+    """Whether the text's last ``\\boxed{``/``\\fbox{`` never closes (within
+    ``MAX_BOXED_CHARS``)."""
+    last = _box_start(text, len(text))
+    return last >= 0 and _box_at(text, last, len(text)) is None
+
+
 def after_last_marker(text: str, marker: str = "####") -> str | None:
     """The text after the last ``marker`` up to the end of that line (at most
     ``MAX_FRAGMENT_CHARS`` characters after leading blanks), or None."""
