@@ -80,14 +80,27 @@ def _has_math_delimiters(text: str) -> bool:
     return any(mark in text for mark in _DELIMITERS)
 
 
-def _unwrap_dollars(stated: str) -> str:
+def _unwrap_dollars(stated: str) -> str | None:
     """A stated answer without the ``$...$`` (and final period) around it:
-    ``$(15,-29)$.`` -> ``(15,-29)``."""
+    ``$(15,-29)$.`` -> ``(15,-29)``; None when it is not wrapped whole (what is inside
+    must hold balanced ``$`` signs)."""
     text = stated.strip().rstrip(".").rstrip()
     for left, right in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
         if text.startswith(left) and text.endswith(right) and len(text) >= len(left + right):
-            return text[len(left) : len(text) - len(right)].strip()
-    return text
+            inner = text[len(left) : len(text) - len(right)].strip()
+            if inner.count("$") % 2 == 0:
+                return inner
+    return None
+
+
+def _stated_answer(stated: str, line: str) -> str:
+    """The answer after "the answer is": its line unwrapped, else all that follows
+    unwrapped (an answer over several lines), else the line itself."""
+    for candidate in (line, stated):
+        inner = _unwrap_dollars(candidate)
+        if inner is not None:
+            return inner
+    return line.strip().rstrip(".")
 
 
 def prediction_part(completion: str) -> tuple[str, str]:
@@ -100,8 +113,8 @@ def prediction_part(completion: str) -> tuple[str, str]:
     read as ``stated``) and ``("unclosed", "")`` when the last box never closes (no answer, never parsed)."""
     from gamermath.rewards.answers import (
         HEDGED,
-        after_answer_is,
         after_last_marker,
+        answer_is_end,
         answer_number,
         box_run,
         last_box_unclosed,
@@ -120,7 +133,8 @@ def prediction_part(completion: str) -> tuple[str, str]:
     stated = tail if tail is not None and tail.strip() else None
     from_hash = stated is not None
     if stated is None:
-        stated = after_answer_is(completion)
+        start = answer_is_end(completion)
+        stated = None if start is None else completion[start : start + TEXT_TAIL_CHARS]
     if stated is not None:
         line = stated.split("\n", 1)[0].split(". ", 1)[0]
         number = plain_number(line)
@@ -128,10 +142,10 @@ def prediction_part(completion: str) -> tuple[str, str]:
             value, percent = number
             return "number", f"{value}{'%' if percent else ''}"
         if answer_number(line) is HEDGED and _single_value(line):
-            return "hedged", _unwrap_dollars(stated)
+            return "hedged", _stated_answer(stated, line)
         if from_hash:
             return "hash", gold_latex(tail)
-        return "stated", _unwrap_dollars(stated)
+        return "stated", _stated_answer(stated, line)
     return "text", completion
 
 
@@ -268,7 +282,9 @@ def numerically_different(gold: Any, pred: Any) -> bool:
 
     if not (isinstance(gold, Expr) and isinstance(pred, Expr)):
         return False
-    symbols = sorted(gold.free_symbols | pred.free_symbols, key=str)
+    if gold.free_symbols != pred.free_symbols:  # ``odd`` against \\text{odd}: verify decides
+        return False
+    symbols = sorted(gold.free_symbols, key=str)
     if len(symbols) > len(_PROBES):
         return False
     subs = {s: Float(v) for s, v in zip(symbols, _PROBES, strict=False)}
@@ -337,8 +353,9 @@ def quick_verdict(kind: str, text: str, gold_text: str) -> float | None:
         if verdict is not None:
             return verdict
         kind, text = "hash", text.replace("%", "\\%")
-    limit = None if kind == "text" else MAX_ANSWER_CHARS
-    if unsafe_reason(gold_text) or unsafe_reason(text, limit):
+    as_text = kind in ("text", "boxes") or _has_math_delimiters(text)
+    limit = None if as_text else MAX_ANSWER_CHARS
+    if unsafe_reason(gold_text, limit) or unsafe_reason(text, limit):
         return 0.0
     if kind in ("boxed", "hash", "stated"):
         return _fast_verdict(gold_text, gold_latex(text))

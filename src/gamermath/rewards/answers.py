@@ -259,16 +259,22 @@ def after_last_marker(text: str, marker: str = "####") -> str | None:
     return tail[:MAX_FRAGMENT_CHARS]
 
 
-def after_answer_is(text: str) -> str | None:
-    """The text after the last "answer is" (case-insensitive) in the last
-    ``MAX_TEXT_CHARS`` characters, up to 200 characters, or None."""
+def answer_is_end(text: str) -> int | None:
+    """Where the text after the last "answer is" (case-insensitive) in the last
+    ``MAX_TEXT_CHARS`` characters begins, or None."""
     last = None
     for last in _ANSWER_IS.finditer(text[-MAX_TEXT_CHARS:]):  # noqa: B007 (keeps the last)
         pass
     if last is None:
         return None
-    start = last.end() + max(0, len(text) - MAX_TEXT_CHARS)
-    return text[start : start + 200]
+    return last.end() + max(0, len(text) - MAX_TEXT_CHARS)
+
+
+def after_answer_is(text: str) -> str | None:
+    """The text after the last "answer is" (case-insensitive) in the last
+    ``MAX_TEXT_CHARS`` characters, up to 200 characters, or None."""
+    start = answer_is_end(text)
+    return None if start is None else text[start : start + 200]
 
 
 def _final_value(text: str, last_number_fallback: bool) -> Fraction | None:

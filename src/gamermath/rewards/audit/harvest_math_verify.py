@@ -6,9 +6,11 @@ decorated with ``pytest.mark.parametrize`` whose argument names include ``gold``
 gives one case per parameter tuple. The options are those the test passes to its comparison
 helper (``compare_strings(gold, pred, match_types=..., precision=..., strict=...,
 allow_set_relation_comp=...)``, or ``verify(parse(gold), parse(pred))``), with parameters
-substituted per case. A case is *default* when ``verify`` runs with its defaults: 6-digit
-rounding, strict, no set/relation comparison (the extraction targets, ``match_types``, are
-recorded but not part of the test: the reward does its own extraction).
+substituted per case. A case is *default* when ``verify`` runs with its defaults (6-digit
+rounding, strict, no set/relation comparison) and LaTeX extraction is among its targets.
+The 19 expression-only cases (``match_types=["expr"]``: ``1000,99`` as a decimal comma,
+``1 000``) test math-verify's ``ExprExtractionConfig``, which hands text to
+``sympy.parse_expr`` (Python ``eval``) and which ``sympy-equivalence`` does not run.
 
 Usage (run once; the shipped file names the commit it was read at)::
 
@@ -112,7 +114,7 @@ def harvest(git_dir: str, commit: str) -> list[dict[str, Any]]:
                     "pred": values["pred"],
                     "verdict": int(values[verdict]),
                     "options": resolved,
-                    "default": all(
+                    "default": "latex" in resolved.get("match_types", ["latex"]) and all(
                         resolved.get(k, v) == v for k, v in DEFAULTS.items()
                         if k != "match_types"
                     ),
