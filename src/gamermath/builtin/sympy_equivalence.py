@@ -194,6 +194,15 @@ def _text_config():
     return LatexExtractionConfig(boxed_match_priority=0)
 
 
+def _expr_config():
+    """math-verify's expression extraction, anchored only (``answer: ... = 34``, "final
+    answer is 34"): it reads numbers, and hands ``sympy.parse_expr`` nothing but digits,
+    operators, brackets and blanks (its pattern has no letters)."""
+    from math_verify import ExprExtractionConfig
+
+    return ExprExtractionConfig(try_extract_without_anchor=False)
+
+
 def _parse(kind: str, text: str) -> list:
     """math-verify's LaTeX parse with its own timeout off. A whole completion is read with
     anchored extraction; a run of boxes, and an answer that carries its own ``$``/``\\(``
@@ -207,7 +216,7 @@ def _parse(kind: str, text: str) -> list:
             text, [_latex_config()], extraction_mode="first_match", parsing_timeout=None
         )
     if kind == "boxes" or _has_math_delimiters(text):
-        return parse(text, [_text_config()], parsing_timeout=None)
+        return parse(text, [_text_config(), _expr_config()], parsing_timeout=None)
     wrapped = f"$\\boxed{{{text}}}$"
     found: list = []
     for config in ([LatexExtractionConfig()], [_latex_config()]):
