@@ -77,6 +77,8 @@ _DELIMITERS = ("$", "\\(", "\\[", "\\boxed", "\\fbox", "\\begin{")
 
 
 def _has_math_delimiters(text: str) -> bool:
+    """Whether the text holds math delimiters of its own (``\\$5`` is a dollar sign)."""
+    text = text.replace("\\$", "")
     return any(mark in text for mark in _DELIMITERS)
 
 
@@ -110,7 +112,8 @@ def prediction_part(completion: str) -> tuple[str, str]:
     "the answer is", canonical, ``%`` kept), ``stated`` (other text after "the answer is"),
     or the whole ``text``; ``("hedged", "")`` for two different plain numbers (see
     ``gamermath.rewards.answers``: it only counts against a plain-number gold, else it is
-    read as ``stated``) and ``("unclosed", "")`` when the last box never closes (no answer, never parsed)."""
+    read as ``stated``) and ``("unclosed", "")`` when the last box never closes (no
+    answer, never parsed)."""
     from gamermath.rewards.answers import (
         HEDGED,
         after_last_marker,

@@ -220,13 +220,19 @@ def hedged_boxes(text: str) -> bool:
     return "".join(content.split()) != "".join(mine.split())
 
 
+# What may lie between two boxes of one list of answers: blanks, punctuation, "and"/"or",
+# ``\quad``, math delimiters, a short ``\text{...}``.
+_RUN_GAP = re.compile(
+    r"(?:\s|[$(),;.&]|\\[()\[\]]|\\q?quad|\\text\{[^{}]*\}|and|or)*+", re.IGNORECASE
+)
 #: Most boxes read as one run of answers (``\\boxed{1}, \\boxed{2}, ...``).
 MAX_RUN_BOXES = 20
 
 
 def box_run(text: str) -> tuple[int, int] | None:
     """``(start, end)`` of the final run of two or more closed boxes, each within
-    ``MAX_HEDGE_GAP`` characters of the next (at most ``MAX_RUN_BOXES``); None otherwise."""
+    ``MAX_HEDGE_GAP`` characters of the next with only blanks, punctuation, "and"/"or",
+    ``\\quad`` or a ``\\text{}`` between (at most ``MAX_RUN_BOXES``); None otherwise."""
     last = _box_start(text, len(text))
     found = _box_at(text, last, len(text)) if last >= 0 else None
     if found is None:
@@ -236,6 +242,8 @@ def box_run(text: str) -> tuple[int, int] | None:
         previous = _box_start(text, first)
         box = _box_at(text, previous, first) if previous >= 0 else None
         if box is None or first - box[1] > MAX_HEDGE_GAP:
+            break
+        if not _RUN_GAP.fullmatch(text, box[1], first):
             break
         first, count = previous, count + 1
     return (first, found[1]) if count > 1 else None

@@ -108,3 +108,35 @@ def agreement(
         if verdict and not case["verdict"]:
             result.false_positives.append(case["id"])
     return result
+
+
+def suite_table(runner: Any, reward: Any, cases: Sequence[Mapping[str, Any]]) -> list[tuple]:
+    """Rows ``(style, category, cases, reward %, plain math-verify %, reward FP, plain FP)``
+    (and a total per style): the reward through ``runner``, plain math-verify in this
+    process, on the same written completions."""
+    high = reward.output_range[1]
+    out: list[tuple] = []
+    for style, write in STYLES.items():
+        completions = [write(c["pred"]) for c in cases]
+        results = runner.results(reward, completions, [{"answer": c["gold"]} for c in cases])
+        ours = [r.status == "ok" and r.reward >= high - 1e-9 for r in results]
+        plain = [
+            plain_math_verify(c["gold"], text)
+            for c, text in zip(cases, completions, strict=True)
+        ]
+        mine, reference = agreement(reward.name, style, cases, ours), agreement(
+            "plain", style, cases, plain
+        )
+        for category in sorted(mine.total):
+            out.append((
+                style, category, mine.total[category],
+                100 * mine.agree[category] / mine.total[category],
+                100 * reference.agree[category] / reference.total[category],
+                sum(category == c["category"] for c in cases if c["id"] in mine.false_positives),
+                sum(category == c["category"] for c in cases
+                    if c["id"] in reference.false_positives),
+            ))
+        out.append((style, "all", sum(mine.total.values()), 100 * mine.overall,
+                    100 * reference.overall, len(mine.false_positives),
+                    len(reference.false_positives)))
+    return out
