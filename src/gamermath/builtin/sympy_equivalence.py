@@ -219,7 +219,9 @@ def _parse(kind: str, text: str) -> list:
             text, [_latex_config()], extraction_mode="first_match", parsing_timeout=None
         )
     if kind == "boxes" or _has_math_delimiters(text):
-        return parse(text, [_text_config(), _expr_config()], parsing_timeout=None)
+        found = parse(text, [_text_config(), _expr_config()], parsing_timeout=None)
+        if found or kind == "boxes":
+            return found
     wrapped = f"$\\boxed{{{text}}}$"
     found: list = []
     for config in ([LatexExtractionConfig()], [_latex_config()]):
@@ -366,8 +368,10 @@ def quick_verdict(kind: str, text: str, gold_text: str) -> float | None:
             return verdict
         kind, text = "hash", text.replace("%", "\\%")
     as_text = kind in ("text", "boxes") or _has_math_delimiters(text)
-    limit = None if as_text else MAX_ANSWER_CHARS
-    if unsafe_reason(gold_text, limit) or unsafe_reason(text, limit):
+    gold_limit = None if _has_math_delimiters(gold_text) else MAX_ANSWER_CHARS
+    if unsafe_reason(gold_text, gold_limit) or unsafe_reason(
+        text, None if as_text else MAX_ANSWER_CHARS
+    ):
         return 0.0
     if kind in ("boxed", "hash", "stated"):
         return _fast_verdict(gold_text, gold_latex(text))

@@ -221,9 +221,11 @@ def hedged_boxes(text: str) -> bool:
 
 
 # What may lie between two boxes of one list of answers: blanks, punctuation, "and"/"or",
-# ``\quad``, math delimiters, a short ``\text{...}``.
+# ``\quad``, math delimiters, a short ``\text{...}``, the next variable (``y_2 =``).
 _RUN_GAP = re.compile(
-    r"(?:\s|[$(),;.&]|\\[()\[\]]|\\q?quad|\\text\{[^{}]*\}|and|or)*+", re.IGNORECASE
+    r"(?:\s|[$(),;.&]|\\[()\[\]]|\\q?quad|\\text\{[^{}]*\}|and|or"
+    r"|[a-zA-Z](?:_\{?\w{1,3}\}?)?\s*+=)*+",
+    re.IGNORECASE,
 )
 #: Most boxes read as one run of answers (``\\boxed{1}, \\boxed{2}, ...``).
 MAX_RUN_BOXES = 20
