@@ -2,17 +2,26 @@
 
 Built on math-verify: the gold (column ``answer``: LaTeX such as ``\\frac{14}{3}`` or
 ``(3, \\frac{\\pi}{2})``, or a GSM8K field ``... #### 1,080``) is parsed wrapped in
-``\\boxed{}``; the prediction is the last ``\\boxed{}`` of the completion, else the text after
-the last ``####``, else the whole completion with math-verify's anchored LaTeX extraction (the
-same configuration as ``trl.rewards.accuracy_reward``). Then ``verify(gold, pred)``, gold
-first. math-verify's own ``signal.alarm`` timeouts are switched off; the reward runner's
-worker timeout is in force instead.
+``\\boxed{}`` (a gold with its own ``$`` or boxes is read as math-verify reads a gold). The
+prediction is, in order: a run of boxes (``\\boxed{1}, \\boxed{2}``, ``\\boxed{(2,2)} \\quad
+\\text{and} \\quad \\boxed{(6,2)}``: math-verify joins them); the last ``\\boxed{}``; the text
+after the last ``####``; the answer after the last "the answer is" (its ``$...$`` removed);
+else the whole completion with math-verify's anchored LaTeX extraction (the same
+configuration as ``trl.rewards.accuracy_reward``). An answer that holds its own ``$``/``\\(``
+delimiters is read as text, by math-verify's LaTeX extraction and its *anchored* expression
+extraction (``Final Answer: ... is 34``; its pattern hands ``sympy.parse_expr`` only digits,
+operators, brackets and blanks). Then ``verify(gold, pred)``, gold first. math-verify's own
+``signal.alarm`` timeouts are switched off; the reward runner's worker timeout is in force.
 
-Guard (option ``exact_numbers``, default on): when both sides parse to exact rationals,
-they are compared exactly, so the verifier's 6-digit rounding no longer calls
-``1/2^99`` equal to ``1/2^98``; a float against a rational must agree to a relative 1e-6.
+Guards, each with the case it was written for (tests/test_reward_math_verify_suite.py,
+tests/test_reward_sympy_equivalence.py): ``exact_numbers`` (default on) compares two exact
+rationals exactly (``1/2^99`` is not ``1/2^98``; a float against a rational must agree to a
+relative 1e-6); two different plain numbers (``17 or 18``, ``\\boxed{17} or \\boxed{18}``)
+are a hedge, scored 0 against a plain-number gold only (a tuple, an interval, ``-2,1`` are
+answers); an unclosed last box is no answer and never reaches math-verify (whose regex takes
+seconds on ``\\boxed{`` followed by 1,000 characters); ``gamermath.rewards.guards`` refuses
+answers sympy could grind on.
 """
-
 from __future__ import annotations
 
 import math
