@@ -59,6 +59,8 @@ RULES = [
     ("(15,-29)", "So the answer is $(15,-29)$.", 1.0),
     ("-2,1", "The answer is $-2,1$.", 1.0),  # two values against a two-value gold
     ("17", "The answer is 17 or 18.", 0.0),  # ... but a hedge against one number
+    ("17", "The answer is (17) or (18).", 0.0),
+    ("0", "The answer is $[0,1)$.", 0.0),
     ("17", "\\boxed{17} or \\boxed{18}", 0.0),
     ("\\{1,2,3\\}", "\\boxed{1},\\boxed{2},\\boxed{3}", 1.0),  # math-verify joins the run
     ("4", "first \\boxed{3} then \\boxed{4}", 1.0),

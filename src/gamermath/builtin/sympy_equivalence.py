@@ -119,10 +119,10 @@ def prediction_part(completion: str) -> tuple[str, str]:
     ``boxes`` (a run of boxes, read by math-verify, which joins ``\\boxed{1}, \\boxed{2}``),
     ``hash`` (after the last ``####``), ``number`` (a plain number stated after ``####`` or
     "the answer is", canonical, ``%`` kept), ``stated`` (other text after "the answer is"),
-    or the whole ``text``; ``("hedged", "")`` for two different plain numbers (see
-    ``gamermath.rewards.answers``: it only counts against a plain-number gold, else it is
-    read as ``stated``) and ``("unclosed", "")`` when the last box never closes (no
-    answer, never parsed)."""
+    or the whole ``text``; ``hedged`` for two different numbers where the answer is read
+    (``17 or 18``, ``[0,1)``; see ``gamermath.rewards.answers``: a hedge only against a
+    plain-number gold, else read as ``stated``) and ``("unclosed", "")`` when the last box
+    never closes (no answer, never parsed)."""
     from gamermath.rewards.answers import (
         HEDGED,
         after_last_marker,
@@ -153,21 +153,12 @@ def prediction_part(completion: str) -> tuple[str, str]:
         if number is not None:
             value, percent = number
             return "number", f"{value}{'%' if percent else ''}"
-        if answer_number(line) is HEDGED and _single_value(line):
+        if answer_number(line) is HEDGED:
             return "hedged", _stated_answer(stated, line)
         if from_hash:
             return "hash", gold_latex(tail)
         return "stated", _stated_answer(stated, line)
     return "text", completion
-
-
-_BRACKETED = re.compile(r"^\s*+\$*+\s*+(?:\\left\s*+)?[([{]|^\s*+\$*+\s*+\\\{")
-
-
-def _single_value(line: str) -> bool:
-    """Whether a stated answer reads as one value (a hedge when it names two numbers), not
-    a tuple, an interval or a set: ``17 or 18`` is, ``(0,1)``, ``[0,1)``, ``\\{1,2\\}`` are not."""
-    return _BRACKETED.match(line) is None
 
 
 def _number_verdict(gold_text: str, text: str) -> float | None:
