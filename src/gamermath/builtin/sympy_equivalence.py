@@ -82,7 +82,7 @@ def plain_number(fragment: str) -> tuple[Fraction, bool] | None:
 
 
 #: Marks that make an extracted answer a piece of text with its own math (parsed as text).
-_DELIMITERS = ("$", "\\(", "\\[", "\\boxed", "\\fbox", "\\begin{")
+_DELIMITERS = ("$", "\\(", "\\[", "\\boxed", "\\fbox")
 
 
 def _has_math_delimiters(text: str) -> bool:
