@@ -74,3 +74,15 @@ RULES = [
 @pytest.mark.parametrize(("gold", "completion", "expected"), RULES)
 def test_each_extraction_rule_on_the_case_it_was_written_for(gold, completion, expected):
     assert sympy_equivalence.score(completion, {"answer": gold}, OPTIONS) == expected
+
+
+def test_an_unclosed_box_never_reaches_math_verify(monkeypatch):
+    """math-verify's box pattern takes seconds on ``\\boxed{`` and 1,000 more characters."""
+    import math_verify
+
+    calls: list[str] = []
+    monkeypatch.setattr(math_verify, "parse", lambda text, *a, **k: calls.append(text) or [])
+    for completion in ("\\boxed{" + "x" * 1000, "The answer is \\boxed{" + "1+" * 500,
+                       "\\boxed{2} and then \\boxed{" + "y" * 5000):
+        assert sympy_equivalence.score(completion, {"answer": "x^2"}, OPTIONS) == 0.0
+    assert calls == []
