@@ -147,8 +147,9 @@ def agreement(trl: list, ours: list) -> dict[str, int]:
     return counts
 
 
-def compare(label: str, runner, gsm, math) -> list[int]:
-    """Time both sides on the same samples; print times, ratio and verdicts; return losses."""
+def compare(label: str, runner, gsm, math) -> tuple[list[int], float]:
+    """Time both sides on the same samples; print times, ratio and verdicts; return the
+    lost verdicts and the ratio."""
     samples = gsm + math
     trl_verdicts, trl_seconds = run_trl(samples)
     ours_gsm, ours_math, seconds, counters = run_gmr(runner, gsm, math)
@@ -167,7 +168,7 @@ def compare(label: str, runner, gsm, math) -> list[int]:
     lost = [i for i, (t, o) in pairs if t == 1.0 and o != 1.0]
     for i in lost[:5]:
         print(f"  lost #{i}: gold {samples[i][1][-40:]!r} completion ...{samples[i][0][-120:]!r}")
-    return lost
+    return lost, trl_seconds / seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,11 +190,18 @@ def main(argv: list[str] | None = None) -> int:
           f"batches of {BATCH}; {platform.platform()}")
     with RewardRunner(workers=args.workers) as runner:
         # Round 1, cold: a fresh process for TRL, a fresh worker pool (its start included).
-        lost = compare("cold", runner, *load(args.data_dir, args.gsm8k, args.math, args.seed, 0))
+        lost, _ = compare(
+            "cold", runner, *load(args.data_dir, args.gsm8k, args.math, args.seed, 0)
+        )
         # Round 2, warm: other problems, after both sides have run round 1 (as in training,
         # where the parser caches of TRL's process and of gmr's workers are warm).
-        lost += compare("warm", runner, *load(args.data_dir, args.gsm8k, args.math, args.seed, 1))
+        warm_lost, warm = compare(
+            "warm", runner, *load(args.data_dir, args.gsm8k, args.math, args.seed, 1)
+        )
+    lost += warm_lost
     print(f"verdict: {'no verdict lost' if not lost else f'{len(lost)} verdicts lost'}")
+    print(f"RESULT warm ratio TRL accuracy_reward / gmr = {warm:.2f}x "
+          f"(goal >= 2.9x on a quiet machine), verdicts lost = {len(lost)}")
     return 0
 
 

@@ -28,11 +28,12 @@ def test_the_shipped_set_is_large_balanced_and_covers_the_hard_kinds(rows):
     assert len(rows) >= 2000
     labels = Counter(r["label"] for r in rows)
     assert min(labels.values()) >= 0.4 * len(rows)
-    assert {r["source"] for r in rows} == {"gsm8k", "math500", "synthetic"}
+    assert {r["source"] for r in rows} == {"gsm8k", "math500", "synthetic", "math500-written"}
     kinds = " ".join(r["kind"] for r in rows)
     for kind in ("hedged-boxes", "hedged-hash", "empty-box", "empty-think", "letter",
                  "2^-k-off-by-one", "near-2^99", "pm", "interval-closure", "units", "degrees",
-                 "percent", "self-correction", "thousands", "dfrac", "tuple-swapped"):
+                 "percent", "self-correction", "thousands", "dfrac", "tuple-swapped",
+                 "frac-short", "tuple-spacing", "wrong-other-gold"):
         assert kind in kinds, kind
     assert any(r["completion"] == "<think></think>a" for r in rows)
     assert len({r["id"] for r in rows}) == len(rows)
@@ -50,6 +51,18 @@ def test_builtin_rewards_meet_the_goals_on_the_shipped_set(rows):
                 assert score.precision >= 0.995, (name, score)
                 assert score.recall >= 0.99, (name, score)
                 assert score.failed == 0
+
+
+def test_sympy_equivalence_recall_is_never_below_plain_math_verify(rows):
+    """On every subset of the shipped set, the rows models write outside a box included."""
+    with RewardRunner(workers=2) as runner:
+        ours = audit.run_reward(runner, plugins.get("reward", "sympy-equivalence"), rows)
+    plain = audit.run_math_verify(rows)
+    mine = {s.subset: s for s in audit.scores(ours, rows)}
+    for reference in audit.scores(plain, rows):
+        assert mine[reference.subset].recall >= reference.recall, (mine[reference.subset],
+                                                                   reference)
+        assert mine[reference.subset].fp <= reference.fp, reference.subset
 
 
 def test_scores_count_each_cell_of_the_confusion_matrix():
@@ -118,6 +131,19 @@ def test_a_malformed_set_is_a_one_line_error(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(GmrError, match=message):
         audit.load_set(path)
+
+
+@pytest.mark.slow
+def test_audit_suite_prints_agreement_per_category_beside_plain_math_verify():
+    done = subprocess.run([*GMR, "reward", "audit", "--suite", "math-verify", "--workers", "2"],
+                          capture_output=True, text=True, timeout=900, check=False)
+    assert done.returncode == 0, done.stderr
+    rows = [line.strip("|").split("|") for line in done.stdout.splitlines()
+            if line.startswith("| ") and "---" not in line][1:]
+    totals = {r[0].strip(): r for r in rows if r[1].strip() == "all"}
+    assert set(totals) == {"boxed", "answer-is"}
+    for row in totals.values():
+        assert int(row[2]) == 242 and float(row[4]) >= 97.0 and row[6].strip() == "0"
 
 
 @pytest.mark.slow

@@ -2,17 +2,26 @@
 
 Built on math-verify: the gold (column ``answer``: LaTeX such as ``\\frac{14}{3}`` or
 ``(3, \\frac{\\pi}{2})``, or a GSM8K field ``... #### 1,080``) is parsed wrapped in
-``\\boxed{}``; the prediction is the last ``\\boxed{}`` of the completion, else the text after
-the last ``####``, else the whole completion with math-verify's anchored LaTeX extraction (the
-same configuration as ``trl.rewards.accuracy_reward``). Then ``verify(gold, pred)``, gold
-first. math-verify's own ``signal.alarm`` timeouts are switched off; the reward runner's
-worker timeout is in force instead.
+``\\boxed{}`` (a gold with its own ``$`` or boxes is read as math-verify reads a gold). The
+prediction is, in order: a run of boxes (``\\boxed{1}, \\boxed{2}``, ``\\boxed{(2,2)} \\quad
+\\text{and} \\quad \\boxed{(6,2)}``: math-verify joins them); the last ``\\boxed{}``; the text
+after the last ``####``; the answer after the last "the answer is" (its ``$...$`` removed);
+else the whole completion with math-verify's anchored LaTeX extraction (the same
+configuration as ``trl.rewards.accuracy_reward``). An answer that holds its own ``$``/``\\(``
+delimiters is read as text, by math-verify's LaTeX extraction and its *anchored* expression
+extraction (``Final Answer: ... is 34``; its pattern hands ``sympy.parse_expr`` only digits,
+operators, brackets and blanks). Then ``verify(gold, pred)``, gold first. math-verify's own
+``signal.alarm`` timeouts are switched off; the reward runner's worker timeout is in force.
 
-Guard (option ``exact_numbers``, default on): when both sides parse to exact rationals,
-they are compared exactly, so the verifier's 6-digit rounding no longer calls
-``1/2^99`` equal to ``1/2^98``; a float against a rational must agree to a relative 1e-6.
+Guards, each with the case it was written for (tests/test_reward_math_verify_suite.py,
+tests/test_reward_sympy_equivalence.py): ``exact_numbers`` (default on) compares two exact
+rationals exactly (``1/2^99`` is not ``1/2^98``; a float against a rational must agree to a
+relative 1e-6); two different plain numbers (``17 or 18``, ``\\boxed{17} or \\boxed{18}``)
+are a hedge, scored 0 against a plain-number gold only (a tuple, an interval, ``-2,1`` are
+answers); an unclosed last box is no answer and never reaches math-verify (whose regex takes
+seconds on ``\\boxed{`` followed by 1,000 characters); ``gamermath.rewards.guards`` refuses
+answers sympy could grind on.
 """
-
 from __future__ import annotations
 
 import math
@@ -72,39 +81,83 @@ def plain_number(fragment: str) -> tuple[Fraction, bool] | None:
         return None
 
 
+#: Marks that make an extracted answer a piece of text with its own math (parsed as text).
+_DELIMITERS = ("$", "\\(", "\\[", "\\boxed", "\\fbox")
+
+
+def _has_math_delimiters(text: str) -> bool:
+    """Whether the text holds math delimiters of its own (``\\$5`` is a dollar sign)."""
+    text = text.replace("\\$", "")
+    return any(mark in text for mark in _DELIMITERS)
+
+
+def _unwrap_dollars(stated: str) -> str | None:
+    """A stated answer without the ``$...$`` (and final period) around it:
+    ``$(15,-29)$.`` -> ``(15,-29)``; None when it is not wrapped whole (what is inside
+    must hold balanced ``$`` signs)."""
+    text = stated.strip().rstrip(".").rstrip()
+    for left, right in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
+        if text.startswith(left) and text.endswith(right) and len(text) >= len(left + right):
+            inner = text[len(left) : len(text) - len(right)].strip()
+            if inner.count("$") % 2 == 0:
+                return inner
+    return None
+
+
+def _stated_answer(stated: str, line: str) -> str:
+    """The answer after "the answer is": its line unwrapped, else all that follows
+    unwrapped (an answer over several lines), else the line itself."""
+    for candidate in (line, stated):
+        inner = _unwrap_dollars(candidate)
+        if inner is not None:
+            return inner
+    return line.strip().rstrip(".")
+
+
 def prediction_part(completion: str) -> tuple[str, str]:
-    """``(kind, text)`` of the answer to verify: ``boxed`` (the last box), ``hash`` (after the
-    last ``####``), ``number`` (a plain number stated after ``####`` or "the answer is",
-    canonical, ``%`` kept), or the whole ``text``; ``("hedged", "")`` for a hedge (see
-    ``gamermath.rewards.answers``)."""
+    """``(kind, text)`` of the answer to verify: ``boxed`` (the last box's content),
+    ``boxes`` (a run of boxes, read by math-verify, which joins ``\\boxed{1}, \\boxed{2}``),
+    ``hash`` (after the last ``####``), ``number`` (a plain number stated after ``####`` or
+    "the answer is", canonical, ``%`` kept), ``stated`` (other text after "the answer is"),
+    or the whole ``text``; ``hedged`` for two different numbers where the answer is read
+    (``17 or 18``, ``[0,1)``; see ``gamermath.rewards.answers``: a hedge only against a
+    plain-number gold, else read as ``stated``) and ``("unclosed", "")`` when the last box
+    never closes (no answer, never parsed)."""
     from gamermath.rewards.answers import (
         HEDGED,
-        after_answer_is,
         after_last_marker,
+        answer_is_end,
         answer_number,
-        hedged_boxes,
+        box_run,
+        last_box_unclosed,
         last_boxed,
     )
 
     boxed = last_boxed(completion)
     if boxed is not None:
-        if hedged_boxes(completion):
-            return "hedged", ""
+        run = box_run(completion)
+        if run is not None and run[1] - run[0] <= MAX_KEY_CHARS:
+            return "boxes", completion[run[0] : run[1]]
         return "boxed", boxed.strip().replace("\u00b0", "^\\circ")
+    if last_box_unclosed(completion):
+        return "unclosed", ""
     tail = after_last_marker(completion)
     stated = tail if tail is not None and tail.strip() else None
+    from_hash = stated is not None
     if stated is None:
-        stated = after_answer_is(completion)
-        stated = stated.split("\n", 1)[0].split(". ", 1)[0] if stated is not None else None
+        start = answer_is_end(completion)
+        stated = None if start is None else completion[start : start + TEXT_TAIL_CHARS]
     if stated is not None:
-        if answer_number(stated) is HEDGED:
-            return "hedged", ""
-        number = plain_number(stated)
+        line = stated.split("\n", 1)[0].split(". ", 1)[0]
+        number = plain_number(line)
         if number is not None:
             value, percent = number
             return "number", f"{value}{'%' if percent else ''}"
-        if tail is not None and tail.strip():
+        if answer_number(line) is HEDGED:
+            return "hedged", _stated_answer(stated, line)
+        if from_hash:
             return "hash", gold_latex(tail)
+        return "stated", _stated_answer(stated, line)
     return "text", completion
 
 
@@ -138,16 +191,37 @@ def _latex_config():
     )
 
 
+def _text_config():
+    from math_verify import LatexExtractionConfig
+
+    return LatexExtractionConfig(boxed_match_priority=0)
+
+
+def _expr_config():
+    """math-verify's expression extraction, anchored only (``answer: ... = 34``, "final
+    answer is 34"): it reads numbers, and hands ``sympy.parse_expr`` nothing but digits,
+    operators, brackets and blanks (its pattern has no letters)."""
+    from math_verify import ExprExtractionConfig
+
+    return ExprExtractionConfig(try_extract_without_anchor=False)
+
+
 def _parse(kind: str, text: str) -> list:
-    """math-verify's LaTeX parse with its own timeout off; boxed text tries two
-    configurations. math-verify's ``ExprExtractionConfig`` is never used: it hands the text
-    to ``sympy.parse_expr``, which is Python ``eval``."""
+    """math-verify's LaTeX parse with its own timeout off. A whole completion is read with
+    anchored extraction; a run of boxes, and an answer that carries its own ``$``/``\\(``
+    delimiters, as text the way math-verify reads a prediction; any other answer wrapped in
+    ``\\boxed{}``, trying two configurations. math-verify's ``ExprExtractionConfig`` is never
+    used: it hands the text to ``sympy.parse_expr``, which is Python ``eval``."""
     from math_verify import LatexExtractionConfig, parse
 
     if kind == "text":
         return parse(
             text, [_latex_config()], extraction_mode="first_match", parsing_timeout=None
         )
+    if kind == "boxes" or _has_math_delimiters(text):
+        found = parse(text, [_text_config(), _expr_config()], parsing_timeout=None)
+        if found or kind == "boxes":
+            return found
     wrapped = f"$\\boxed{{{text}}}$"
     found: list = []
     for config in ([LatexExtractionConfig()], [_latex_config()]):
@@ -222,7 +296,9 @@ def numerically_different(gold: Any, pred: Any) -> bool:
 
     if not (isinstance(gold, Expr) and isinstance(pred, Expr)):
         return False
-    symbols = sorted(gold.free_symbols | pred.free_symbols, key=str)
+    if gold.free_symbols != pred.free_symbols:  # ``odd`` against \\text{odd}: verify decides
+        return False
+    symbols = sorted(gold.free_symbols, key=str)
     if len(symbols) > len(_PROBES):
         return False
     subs = {s: Float(v) for s, v in zip(symbols, _PROBES, strict=False)}
@@ -266,22 +342,48 @@ def subset_verdict(gold: str, pred: str) -> float | None:
     return None
 
 
-def quick_verdict(kind: str, text: str, gold_text: str) -> float | None:
-    """The verdicts that need neither sympy nor math-verify: a hedge, two plain numbers, an
-    answer the guards refuse, two integers, the same answer up to spelling; else None."""
+def resolve_kind(kind: str, text: str, gold_text: str) -> str:
+    """The kind to score: a hedge (two plain numbers, or two different boxes side by side)
+    is ``hedged`` against a plain-number gold; against any other gold (a tuple, a set,
+    ``-2,1``) it is read as the answer it states."""
+    from gamermath.rewards.answers import hedged_boxes
+
     if kind == "hedged":
+        return kind if plain_number(gold_text) is not None else "stated"
+    if kind == "boxes" and plain_number(gold_text) is not None and hedged_boxes(text):
+        return "hedged"
+    return kind
+
+
+def quick_verdict(kind: str, text: str, gold_text: str) -> float | None:
+    """The verdicts that need neither sympy nor math-verify: a hedge, an unclosed box, two
+    plain numbers, an answer the guards refuse, two integers, the same answer up to
+    spelling; else None."""
+    kind = resolve_kind(kind, text, gold_text)
+    if kind in ("hedged", "unclosed"):
         return 0.0
     if kind == "number":
         verdict = _number_verdict(gold_text, text)
         if verdict is not None:
             return verdict
         kind, text = "hash", text.replace("%", "\\%")
-    limit = None if kind == "text" else MAX_ANSWER_CHARS
-    if unsafe_reason(gold_text) or unsafe_reason(text, limit):
+    as_text = kind in ("text", "boxes") or _has_math_delimiters(text)
+    gold_limit = None if _has_math_delimiters(gold_text) else MAX_ANSWER_CHARS
+    if unsafe_reason(gold_text, gold_limit) or unsafe_reason(
+        text, None if as_text else MAX_ANSWER_CHARS
+    ):
         return 0.0
-    if kind != "text":
+    if kind in ("boxed", "hash", "stated"):
         return _fast_verdict(gold_text, gold_latex(text))
     return None
+
+
+def _parse_gold(gold_text: str) -> list:
+    """A gold with its own delimiters or boxes (``$x >= 5$``) is read as math-verify reads
+    a gold; any other gold as a boxed answer."""
+    if _has_math_delimiters(gold_text):
+        return _parse("boxes", gold_text)
+    return _parse("boxed", gold_text)
 
 
 def score(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any]) -> float:
@@ -298,13 +400,14 @@ def score(completion: str, columns: Mapping[str, Any], options: Mapping[str, Any
     quick = quick_verdict(kind, text, gold_text)
     if quick is not None:
         return quick
+    kind = resolve_kind(kind, text, gold_text)
     if kind == "number":
         kind, text = "hash", text.replace("%", "\\%")
-    if kind != "text" and options["exact_numbers"]:
+    if kind in ("boxed", "hash", "stated") and options["exact_numbers"]:
         verdict = subset_verdict(gold_text, text)
         if verdict is not None:
             return verdict
-    gold = _parse("boxed", gold_text)
+    gold = _parse_gold(gold_text)
     pred = _parse(kind, text)
     if not gold or not pred:
         return 0.0

@@ -245,6 +245,32 @@ def check_reward(name: str, options: tuple[str, ...], workers: int | None) -> No
     click.echo(f"{name}: no contract violations", err=True)
 
 
+def _audit_suite(names: tuple[str, ...], workers: int | None) -> None:
+    """``gmr reward audit --suite math-verify``: per-category agreement table."""
+    from gamermath.rewards.audit.suite import SUITE, load_suite, suite_table
+    from gamermath.rewards.runner import RewardRunner
+
+    cases = load_suite(default_only=True)
+    header = json.loads(SUITE.read_text(encoding="utf-8").splitlines()[0])
+    click.echo(
+        f"gmr reward audit --suite math-verify: {len(cases)} default-option cases of "
+        f"{header['_source']} tests at {header['_commit'][:7]} ({header['_licence']}); "
+        "agreement with the tests' verdicts in %"
+    )
+    cells = ("style", "category", "cases", "reward", "agree", "plain math-verify", "FP",
+             "plain FP")
+    click.echo("| " + " | ".join(cells) + " |")
+    click.echo("|" + "---|" * len(cells))
+    with RewardRunner(workers=workers) as runner:
+        for name in names:
+            spec = registry.get("reward", name)
+            for style, category, n, ours, plain, fp, plain_fp in suite_table(
+                runner, spec, cases
+            ):
+                row = (style, category, n, name, f"{ours:.1f}", f"{plain:.1f}", fp, plain_fp)
+                click.echo("| " + " | ".join(str(c) for c in row) + " |")
+
+
 @reward.command("audit")
 @click.option("--reward", "names", multiple=True, metavar="NAME",
               help="Reward to audit (repeatable; default: exact-answer and sympy-equivalence).")
@@ -256,17 +282,25 @@ def check_reward(name: str, options: tuple[str, ...], workers: int | None) -> No
               help="Also measure plain math-verify and TRL's accuracy_reward.")
 @click.option("--misses", "misses_path", type=click.Path(path_type=Path), default=None,
               help="Write every wrong verdict (scorer, id, kind, label) to this JSONL file.")
+@click.option("--suite", type=click.Choice(["math-verify"]), default=None,
+              help="Instead: agreement with Math-Verify's own test cases, per category, "
+                   "beside plain math-verify.")
 def audit_rewards(
     names: tuple[str, ...],
     input_path: Path | None,
     workers: int | None,
     references: bool,
     misses_path: Path | None,
+    suite: str | None,
 ) -> None:
     """Precision, recall and F1 of rewards on a labelled set of real GSM8K and MATH-500
     golds, beside plain math-verify and TRL's accuracy_reward measured in the same run."""
     from gamermath.rewards import audit
     from gamermath.rewards.runner import RewardRunner
+
+    if suite is not None:
+        _audit_suite(names or ("sympy-equivalence",), workers)
+        return
 
     specs = [registry.get("reward", n) for n in (names or ("exact-answer", "sympy-equivalence"))]
     rows = audit.load_set(input_path)

@@ -220,6 +220,44 @@ def hedged_boxes(text: str) -> bool:
     return "".join(content.split()) != "".join(mine.split())
 
 
+# What may lie between two boxes of one list of answers: blanks, punctuation, "and"/"or",
+# ``\quad``, math delimiters, a short ``\text{...}``, the next variable (``y_2 =``).
+_RUN_GAP = re.compile(
+    r"(?:\s|[$(),;.&]|\\[()\[\]]|\\q?quad|\\text\{[^{}]*\}|and|or"
+    r"|[a-zA-Z](?:_\{?\w{1,3}\}?)?\s*+=)*+",
+    re.IGNORECASE,
+)
+#: Most boxes read as one run of answers (``\\boxed{1}, \\boxed{2}, ...``).
+MAX_RUN_BOXES = 20
+
+
+def box_run(text: str) -> tuple[int, int] | None:
+    """``(start, end)`` of the final run of two or more closed boxes, each within
+    ``MAX_HEDGE_GAP`` characters of the next with only blanks, punctuation, "and"/"or",
+    ``\\quad`` or a ``\\text{}`` between (at most ``MAX_RUN_BOXES``); None otherwise."""
+    last = _box_start(text, len(text))
+    found = _box_at(text, last, len(text)) if last >= 0 else None
+    if found is None:
+        return None
+    first, count = last, 1
+    while count < MAX_RUN_BOXES:
+        previous = _box_start(text, first)
+        box = _box_at(text, previous, first) if previous >= 0 else None
+        if box is None or first - box[1] > MAX_HEDGE_GAP:
+            break
+        if not _RUN_GAP.fullmatch(text, box[1], first):
+            break
+        first, count = previous, count + 1
+    return (first, found[1]) if count > 1 else None
+
+
+def last_box_unclosed(text: str) -> bool:
+    """Whether the text's last ``\\boxed{``/``\\fbox{`` never closes (within
+    ``MAX_BOXED_CHARS``)."""
+    last = _box_start(text, len(text))
+    return last >= 0 and _box_at(text, last, len(text)) is None
+
+
 def after_last_marker(text: str, marker: str = "####") -> str | None:
     """The text after the last ``marker`` up to the end of that line (at most
     ``MAX_FRAGMENT_CHARS`` characters after leading blanks), or None."""
@@ -231,16 +269,22 @@ def after_last_marker(text: str, marker: str = "####") -> str | None:
     return tail[:MAX_FRAGMENT_CHARS]
 
 
-def after_answer_is(text: str) -> str | None:
-    """The text after the last "answer is" (case-insensitive) in the last
-    ``MAX_TEXT_CHARS`` characters, up to 200 characters, or None."""
+def answer_is_end(text: str) -> int | None:
+    """Where the text after the last "answer is" (case-insensitive) in the last
+    ``MAX_TEXT_CHARS`` characters begins, or None."""
     last = None
     for last in _ANSWER_IS.finditer(text[-MAX_TEXT_CHARS:]):  # noqa: B007 (keeps the last)
         pass
     if last is None:
         return None
-    start = last.end() + max(0, len(text) - MAX_TEXT_CHARS)
-    return text[start : start + 200]
+    return last.end() + max(0, len(text) - MAX_TEXT_CHARS)
+
+
+def after_answer_is(text: str) -> str | None:
+    """The text after the last "answer is" (case-insensitive) in the last
+    ``MAX_TEXT_CHARS`` characters, up to 200 characters, or None."""
+    start = answer_is_end(text)
+    return None if start is None else text[start : start + 200]
 
 
 def _final_value(text: str, last_number_fallback: bool) -> Fraction | None:

@@ -198,7 +198,8 @@ def run_trl_accuracy(rows: Sequence[Mapping[str, Any]], progress: Progress | Non
 #: Subsets reported, by the sources they hold.
 SUBSETS: dict[str, tuple[str, ...] | None] = {
     "GSM8K": ("gsm8k",),
-    "MATH-500": ("math500", "synthetic"),
+    "MATH-500": ("math500", "synthetic", "math500-written"),
+    "MATH-500 written": ("math500-written",),
     "all": None,
 }
 
@@ -211,7 +212,7 @@ def scores(verdicts: Verdicts, rows: Sequence[Mapping[str, Any]]) -> list[Score]
             (i, positive) for i, positive in zip(verdicts.rows, verdicts.positive, strict=True)
             if sources is None or rows[i]["source"] in sources
         ]
-        if not picked or (sources is None and len(out) < 2):
+        if not picked or (sources is None and len({s.subset for s in out}) < 2):
             continue
         counts = {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
         for i, positive in picked:

@@ -11,6 +11,12 @@ answer) or a different answer (label 0: off by one, negated, reciprocal, swapped
 answer given without any answer marker). A few rows use synthetic golds: ``1/2^{k}`` against
 ``1/2^{k+1}``.
 
+Source ``math500-written`` (``written_rows``) was added from outside the reward's own fixes:
+every other MATH-500 answer stated without a box, after "the answer is", in the forms
+models write (``\\frac 34``, tuples and intervals with other spacing, a unit after an
+integer, else verbatim); label 1 for the gold so written, label 0 for another problem's
+gold of a different value, or an integer gold plus one.
+
 The label rule: 1 exactly when the completion's *marked* final answer (the last
 ``\\boxed{}``, else the text after the last ``####``, else after "the answer is") has the
 gold's value; a completion that hedges between two different answers, or gives none, is 0.
@@ -295,6 +301,56 @@ def math_rows(problems: list[dict]) -> Iterator[Row]:
             yield row(second[0], "" if index % 2 else "think", second[1], 0)
 
 
+_SHORT_FRAC = re.compile(r"\\[dt]?frac\{(\d)\}\{(\d)\}")
+
+
+def _written_form(gold: str) -> tuple[str, str]:
+    """(kind, LaTeX) of the gold as models write it outside a box: ``\\frac 34``, a tuple or
+    interval with other spacing, an integer with a unit; else verbatim."""
+    if _SHORT_FRAC.search(gold):
+        return "frac-short", _SHORT_FRAC.sub(r"\\frac \1\2", gold)
+    if gold[:1] in "([" and "," in gold:
+        spaced = gold.replace(", ", ",") if ", " in gold else gold.replace(",", ", ")
+        return "tuple-spacing", spaced
+    if _is_int(gold):
+        return "units", f"{gold}\\text{{ units}}"
+    return "verbatim", gold
+
+
+def _value_key(latex: str) -> str:
+    """What two golds must differ in to be different answers (their value when simple)."""
+    from gamermath.rewards.latex_subset import to_sympy
+
+    value = to_sympy(latex)
+    return str(value) if value is not None else "".join(latex.split())
+
+
+#: How a model states an answer without a box (the label rule reads "the answer is").
+WRITTEN_STYLES = ("So the answer is ${a}$.", "The answer is ${a}$.", "The answer is: ${a}$")
+
+
+def written_rows(problems: list[dict]) -> Iterator[Row]:
+    """Two rows for every other MATH-500 problem, its answer stated after "the answer is" in
+    the forms models write (``written_form``): label 1 for the gold so written, label 0 for
+    another problem's gold (a different value) or, for an integer, the gold plus one."""
+    golds = [p["answer"].strip() for p in problems]
+    for index in range(0, len(problems), 2):
+        gold = golds[index]
+        steps = problems[index]["solution"].replace("\\boxed", "").strip()[-160:]
+        style = WRITTEN_STYLES[(index // 2) % len(WRITTEN_STYLES)]
+        kind, written = _written_form(gold)
+        yield _row("math500-written", index, kind, gold,
+                   f"{steps}\n\n" + style.format(a=written), 1)
+        if _is_int(gold):
+            wrong_kind, wrong = "plus-one", str(int(gold) + 1)
+        else:
+            key = _value_key(gold)
+            wrong_kind = "other-gold"
+            wrong = next(o for o in golds[index + 1 :] + golds[:index] if _value_key(o) != key)
+        yield _row("math500-written", index, f"wrong-{wrong_kind}", gold,
+                   f"{steps}\n\n" + style.format(a=_written_form(wrong)[1]), 0)
+
+
 def synthetic_rows() -> Iterator[Row]:
     """``1/2^{k}`` against ``1/2^{k+1}`` (math-verify's 6-digit rounding calls them equal)."""
     for k in range(60, 100, 4):
@@ -317,6 +373,7 @@ def build(data_dir: Path, gsm8k_problems: int = GSM8K_PROBLEMS, seed: int = SEED
     rows = list(gsm8k_rows(picked, rng))
     rows += list(math_rows(math))
     rows += list(synthetic_rows())
+    rows += list(written_rows(math))
     ids = [r["id"] for r in rows]
     counts: dict[object, int] = {}
     for row, key in zip(rows, ids, strict=True):
