@@ -385,7 +385,7 @@ def test_planner_and_engine_see_the_same_values(path, tmp_path):
         assert shape.per_device_train_batch_size == config.per_device_train_batch_size
         assert shape.gradient_accumulation_steps == config.gradient_accumulation_steps
         assert shape.gradient_checkpointing == config.gradient_checkpointing
-        assert shape.lora_rank == recipe.lora.r
+        assert shape.lora_rank == (recipe.lora.r if recipe.lora.enabled else None)
         if stage == "grpo":
             assert shape.completion_tokens == config.max_completion_length
             assert shape.num_generations == config.num_generations

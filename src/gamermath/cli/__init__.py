@@ -32,7 +32,7 @@ COMMANDS: dict[str, str] = {
 }
 
 #: names that run a command listed under another name; they work but --help hides them.
-ALIASES: dict[str, str] = {"rewards": "reward"}
+COMMAND_ALIASES: dict[str, str] = {"rewards": "reward"}
 
 
 def one_line_usage_error(exc: click.UsageError) -> click.ClickException:
@@ -68,7 +68,7 @@ class LazyGroup(click.Group):
             raise one_line_usage_error(exc) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name in COMMANDS if name not in ALIASES)
+        return sorted(name for name in COMMANDS if name not in COMMAND_ALIASES)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
