@@ -264,17 +264,18 @@ def test_sft_stage_has_no_generation_and_scores_every_token():
 
 def test_kl_reference_after_sft_is_a_frozen_adapter_copy():
     """TRL >= 0.27 keeps the SFT adapter as a frozen "ref" adapter: one more set of LoRA
-    weights, no gradients or moments; a recipe without SFT pays nothing for the reference."""
+    weights, no gradients or moments; a recipe without SFT pays nothing for the reference
+    (the card's LoRA variant: the card recipe itself is full fine-tuning)."""
     from pathlib import Path
 
     from gamermath.planner import plan
     from gamermath.recipe import load_recipe
 
     recipes = Path(__file__).resolve().parents[1] / "recipes"
-    card = plan(load_recipe(recipes / "qwen3.5-0.8b-sft-grpo.toml", check_plugins=False))
+    card = plan(load_recipe(recipes / "qwen3.5-0.8b-sft-grpo-lora.toml", check_plugins=False))
     copy = card.resident["reference adapter copy (fp32)"]
     assert copy == card.resident["LoRA weights (fp32)"] > 0
-    no_kl = plan(load_recipe(recipes / "qwen3.5-0.8b-sft-grpo.toml", ["grpo.beta=0"],
+    no_kl = plan(load_recipe(recipes / "qwen3.5-0.8b-sft-grpo-lora.toml", ["grpo.beta=0"],
                              check_plugins=False))
     assert not any("reference" in k for k in no_kl.resident)
     assert card.peak_tensors - no_kl.peak_tensors == copy
