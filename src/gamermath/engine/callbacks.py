@@ -44,6 +44,24 @@ class RewardHackingWarning(UserWarning):
 SUMMARY_KEYS = ("train_runtime", "train_samples_per_second")
 
 
+def release_free_memory() -> None:
+    """Hand the C heap's free pages back to the OS (glibc ``malloc_trim``; elsewhere nothing).
+
+    On a CPU, training steps leave hundreds of MB that glibc keeps for reuse after the
+    tensors are freed (about 0.9 GB after SFT steps of the CPU demo); generation and the next
+    stage then allocate beside it, and the process's resident memory ratchets up.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import ctypes.util
+
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        pass
+
+
 def peak_memory_mb() -> float:
     """Peak accelerator memory (CUDA) or peak resident memory of this process (CPU), in MiB."""
     import torch
@@ -202,6 +220,7 @@ class HeldoutCallback(TrainerCallback):
     def evaluate(self, state, model) -> None:
         if not state.is_world_process_zero or model is None:
             return
+        release_free_memory()  # what the training steps left behind, before generating
         started = time.perf_counter()
         label = f"held-out ({self.stage} step {state.global_step})"
         total = len(self.evaluator.rows)
