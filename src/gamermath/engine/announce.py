@@ -46,8 +46,10 @@ def plan_lines(recipe: Recipe, resume: bool = False) -> list[str]:
     steps = _steps(trl, recipe.run.max_steps)
     if recipe.grpo.stop_at_step is not None:
         steps = min(steps, recipe.grpo.stop_at_step) if steps else recipe.grpo.stop_at_step
-    prompts = int(trl.get("per_device_train_batch_size") or 0) // max(
-        int(trl.get("num_generations") or 1), 1)
+    generated = trl.get("generation_batch_size") or int(
+        trl.get("per_device_train_batch_size") or 0) * int(
+        trl.get("steps_per_generation") or trl.get("gradient_accumulation_steps") or 1)
+    prompts = int(generated) // max(int(trl.get("num_generations") or 1), 1)
     grpo = (f"GRPO ({steps} steps" if steps else "GRPO (") + (
         f"{', ' if steps else ''}{prompts} prompts x {trl.get('num_generations')} completions"
         f" a step)")
