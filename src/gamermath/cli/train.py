@@ -98,7 +98,7 @@ def train(
         )
         sys.exit(130)
     grpo = result.heldout.get("grpo") or []
-    click.echo(f"adapter: {result.adapter}")
+    click.echo(f"{'adapter' if recipe.lora.enabled else 'model'}: {result.adapter}")
     from gamermath.engine.attribution import summary_lines
 
     lines = summary_lines([*result.heldout.get("sft", []), *grpo])
@@ -108,6 +108,9 @@ def train(
             click.echo(f"  {line}")
     if any(r.get("alarm/reward_hacking") for r in grpo):
         click.echo("warning: the reward-hacking alarm was raised (see metrics.jsonl)", err=True)
+    from gamermath.engine.announce import next_lines
+
+    click.echo("\n".join(next_lines(result.run_dir, recipe)))
 
 
 @click.group("recipe")

@@ -7,7 +7,10 @@
 - ``HeldoutCallback``: held-out accuracy every N steps (and at the start and the end) with
   the reward-hacking alarm.
 - ``RichProgressCallback``: a rich progress bar with ETA and the current reward (plain
-  lines when the output is not a terminal).
+  lines when the output is not a terminal); held-out evaluations show their own progress
+  on it (``RichProgressCallback.side_task``).
+- ``NoSignalCallback``: warns once when GRPO's reward is 0 on every completion of the
+  first steps (no advantage, nothing to learn) and says what to try.
 - ``InterruptCallback``: Ctrl-C asks for a checkpoint at the end of the current step.
 """
 
@@ -19,12 +22,14 @@ import signal
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from transformers import TrainerCallback
 
 from gamermath.engine.alarm import HackingAlarm, correct_from_text
+from gamermath.engine.announce import say
 from gamermath.engine.heldout import HeldoutEvaluator
 from gamermath.rewards.completions import completion_text
 from gamermath.run_dir import RunDir
@@ -37,6 +42,24 @@ class RewardHackingWarning(UserWarning):
 
 #: Logs the Trainer writes once at the end of ``train()``, not per step.
 SUMMARY_KEYS = ("train_runtime", "train_samples_per_second")
+
+
+def release_free_memory() -> None:
+    """Hand the C heap's free pages back to the OS (glibc ``malloc_trim``; elsewhere nothing).
+
+    On a CPU, training steps leave hundreds of MB that glibc keeps for reuse after the
+    tensors are freed (about 0.9 GB after SFT steps of the CPU demo); generation and the next
+    stage then allocate beside it, and the process's resident memory ratchets up.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import ctypes.util
+
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        pass
 
 
 def peak_memory_mb() -> float:
@@ -180,7 +203,9 @@ class HeldoutCallback(TrainerCallback):
         alarm: HackingAlarm | None,
         at_start: bool,
         at_end: bool = True,
+        display: RichProgressCallback | None = None,
     ) -> None:
+        self.display = display
         self.run = run
         self.stage = stage
         self.evaluator = evaluator
@@ -195,11 +220,23 @@ class HeldoutCallback(TrainerCallback):
     def evaluate(self, state, model) -> None:
         if not state.is_world_process_zero or model is None:
             return
+        release_free_memory()  # what the training steps left behind, before generating
         started = time.perf_counter()
-        metrics, completions = self.evaluator.evaluate(model)
+        label = f"held-out ({self.stage} step {state.global_step})"
+        total = len(self.evaluator.rows)
+        if self.display is None:
+            metrics, completions = self.evaluator.evaluate(model)
+        else:
+            with self.display.side_task(label, total) as progress:
+                metrics, completions = self.evaluator.evaluate(model, progress)
         row: dict[str, Any] = {"stage": self.stage, "step": state.global_step, "time": time.time()}
         row.update(metrics)
         row["heldout/seconds"] = time.perf_counter() - started
+        if self.display is not None:
+            say(self.display.console,
+                f"{label}: accuracy {metrics['heldout/accuracy']:.1%}, format "
+                f"{metrics['heldout/format_rate']:.0%} ({total} problems, "
+                f"{row['heldout/seconds']:.0f} s)")
         if self.alarm is not None:
             reward = sum(self.rewards) / len(self.rewards) if self.rewards else None
             if reward is not None:
@@ -270,6 +307,12 @@ class RichProgressCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         if not state.is_world_process_zero:
             return
+        self.begun = time.perf_counter()
+        self.progress = self._bar(transient=False)
+        self.task = self.progress.add_task(self.stage, total=state.max_steps or None, status="")
+        self.progress.start()
+
+    def _bar(self, transient: bool) -> Any:
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -279,9 +322,8 @@ class RichProgressCallback(TrainerCallback):
             TimeRemainingColumn,
         )
 
-        self.begun = time.perf_counter()
-        self.progress = Progress(
-            TextColumn(f"[bold]{self.stage}[/bold]"),
+        return Progress(
+            TextColumn("[bold]{task.description}[/bold]"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -289,10 +331,39 @@ class RichProgressCallback(TrainerCallback):
             TimeRemainingColumn(),
             TextColumn("{task.fields[status]}"),
             console=self.console,
-            transient=False,
+            transient=transient,
         )
-        self.task = self.progress.add_task(self.stage, total=state.max_steps or None, status="")
-        self.progress.start()
+
+    @contextmanager
+    def side_task(self, label: str, total: int) -> Iterator[Callable[[float], None]]:
+        """Progress of other work inside the stage (a held-out evaluation): a task on the
+        stage's bar while it runs, else a bar of its own; when the output is not a terminal,
+        a plain line at the start and one every 15 s. Yields ``update(done)``."""
+        if not self.console.is_terminal:
+            started = last = time.perf_counter()
+            say(self.console, f"{label}: {total} problems, greedy")
+
+            def plain(done: float) -> None:
+                nonlocal last
+                now = time.perf_counter()
+                if now - last >= 15.0 and done < total:
+                    last = now
+                    say(self.console, f"{label}: {done:.0f}/{total} problems, "
+                        f"{now - started:.0f} s")
+
+            yield plain
+            return
+        own = self.progress is None
+        progress = self._bar(transient=True) if own else self.progress
+        if own:
+            progress.start()
+        task = progress.add_task(label, total=total, status="")
+        try:
+            yield lambda done: progress.update(task, completed=done)
+        finally:
+            progress.remove_task(task)
+            if own:
+                progress.stop()
 
     def on_step_begin(self, args, state, control, **kwargs):
         if self.first is None:
@@ -330,6 +401,47 @@ class RichProgressCallback(TrainerCallback):
             self.progress.update(self.task, completed=state.global_step)
             self.progress.stop()
             self.progress = None
+
+
+#: Logged GRPO steps with a reward of 0 on every completion before ``NoSignalCallback`` warns.
+NO_SIGNAL_STEPS = 3
+
+
+class NoSignalCallback(TrainerCallback):
+    """Warns once when the first ``steps`` logged GRPO steps scored 0 on every completion:
+    every group's advantages are then 0 and GRPO has nothing to learn from."""
+
+    def __init__(self, console: Any = None, steps: int = NO_SIGNAL_STEPS) -> None:
+        self.console = console
+        self.steps = max(1, steps)
+        self.silent = 0
+        self.done = False
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.done or not state.is_world_process_zero or not logs or "reward" not in logs:
+            return
+        if logs.get("reward") != 0 or logs.get("reward_std", 0) != 0:
+            self.done = True  # a signal: never warn in this run
+            return
+        self.silent += 1
+        if self.silent >= min(self.steps, state.max_steps or self.steps):
+            self.done = True
+            message = no_signal_message(self.silent)
+            if self.console is None:
+                log.warning(message)
+            else:
+                say(self.console, f"warning: {message}")
+
+
+def no_signal_message(steps: int) -> str:
+    """The no-signal warning: what happened, why it matters, what to try."""
+    return (
+        f"no signal: the reward was 0 on every completion for the first {steps} GRPO steps, "
+        "so every advantage is 0 and GRPO learns nothing. Try more generations per prompt "
+        "([grpo] generations), an SFT warm-up ([sft]) that teaches the answer format, a "
+        "format reward term ([[rewards]] name = \"format\"), a higher temperature ([grpo] "
+        "temperature), or an easier dataset."
+    )
 
 
 class InterruptCallback(TrainerCallback):

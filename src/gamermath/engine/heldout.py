@@ -31,6 +31,9 @@ FORMAT_LINE = re.compile(HASH_ANSWER_LINE)
 
 #: ``metric(texts, rows) -> [correct, ...]``: held-out correctness for a batch.
 Metric = Callable[[list[str], list[Mapping[str, Any]]], list[bool]]
+#: ``progress(done)``: problems answered so far (fractional within a batch: its share of
+#: ``max_new_tokens`` decoded), called once per generated token.
+Progress = Callable[[float], None]
 
 
 def has_answer_line(text: str, pattern: re.Pattern[str] = FORMAT_LINE) -> bool:
@@ -87,9 +90,11 @@ class HeldoutEvaluator:
                       for r in self.rows]
         self.chat = bool(self.rows) and not isinstance(self.rows[0]["prompt"], str)
 
-    def generate(self, model: Any) -> list[str]:
-        """Greedy completions for every held-out prompt, in order."""
+    def generate(self, model: Any, progress: Progress | None = None) -> list[str]:
+        """Greedy completions for every held-out prompt, in order (``progress``: see
+        ``Progress``)."""
         import torch
+        from transformers import StoppingCriteriaList
 
         tok = self.tokenizer
         side = tok.padding_side
@@ -108,6 +113,11 @@ class HeldoutEvaluator:
                     ).to(device)
                     stops = self.scored_text.stops
                     prompt_length = enc["input_ids"].shape[1]
+                    criteria = StoppingCriteriaList(
+                        stopping_criteria(stops, tok, prompt_length) if stops else [])
+                    if progress is not None:
+                        criteria.append(token_counter(progress, start, len(batch),
+                                                     self.max_new_tokens))
                     out = model.generate(
                         **enc,
                         max_new_tokens=self.max_new_tokens,
@@ -116,22 +126,24 @@ class HeldoutEvaluator:
                         top_p=None,
                         top_k=None,
                         pad_token_id=tok.pad_token_id,
-                        stopping_criteria=stopping_criteria(stops, tok, prompt_length)
-                        if stops else None,
+                        stopping_criteria=criteria or None,
                     )
                     new = out[:, enc["input_ids"].shape[1] :]
                     outputs.extend(tok.batch_decode(new, skip_special_tokens=True))
+                    if progress is not None:
+                        progress(float(len(outputs)))
         finally:
             tok.padding_side = side
             if was_training:
                 model.train()
         return outputs
 
-    def evaluate(self, model: Any) -> tuple[dict[str, Any], list[str]]:
+    def evaluate(self, model: Any, progress: Progress | None = None
+                 ) -> tuple[dict[str, Any], list[str]]:
         """Accuracy, format rate, accuracy among formatted answers and their counts
         (``gamermath.engine.attribution.heldout_counts``), ``heldout/correct`` (per problem,
         ``"0110..."``) and the completions as scored."""
-        return self.score(self.generate(model))
+        return self.score(self.generate(model, progress))
 
     def score(self, generated: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
         """The held-out metrics of generated completions (one per row, in order)."""
@@ -141,3 +153,21 @@ class HeldoutEvaluator:
         row = heldout_counts(zip(correct, formatted, strict=True))
         row["heldout/correct"] = correct_to_text(correct)
         return row, completions
+
+
+
+def token_counter(progress: Progress, start: int, rows: int, max_new_tokens: int) -> Any:
+    """A transformers stopping criterion that never stops: each decoded token of a batch of
+    ``rows`` problems (the first is problem ``start``) is reported as ``progress``."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class TokenCounter(StoppingCriteria):
+        tokens = 0
+
+        def __call__(self, input_ids, scores, **kwargs):
+            self.tokens += 1
+            progress(start + rows * min(self.tokens / max(1, max_new_tokens), 1.0))
+            return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+    return TokenCounter()

@@ -228,8 +228,13 @@ def train(
 
 
 def _train(recipe, resume, force, console, extra_callbacks, stack) -> TrainResult:
+    from gamermath.engine.announce import plan_lines, say
+
     rank, local_rank, world_size = world()
     run = open_run(recipe, resume, force)
+    console = console if rank == 0 else None
+    for line in plan_lines(recipe, resume):
+        say(console, line)
 
     import datasets
     import torch
@@ -260,10 +265,14 @@ def _train(recipe, resume, force, console, extra_callbacks, stack) -> TrainResul
     if torch.cuda.is_available() and world_size > 1:
         device = f"cuda:{local_rank}"
     model_spec = recipe.model
+    say(console, f"loading {model_spec.source} ({model_spec.dtype}; a first use converts it)")
+    started = time.perf_counter()
     model, tokenizer, record = load_model(
         model_spec.source, model_spec.dtype, model_spec.attention, model_spec.cache_dir,
         device=device, load_in_4bit=model_spec.load_in_4bit,
     )
+    say(console, f"model loaded in {time.perf_counter() - started:.0f} s; checking LoRA "
+        "targets, data, reward columns and stop sequences")
     keep_checkpointing_options(model)
     check_target_modules(recipe, model)
     train_set, heldout_rows = _prompt_data(recipe)
@@ -272,6 +281,8 @@ def _train(recipe, resume, force, console, extra_callbacks, stack) -> TrainResul
         check_reward_columns(recipe, list(heldout_rows[0]), "held-out")
     chat_prompts = len(train_set) > 0 and not isinstance(train_set[0]["prompt"], str)
     scoring = run_scoring(recipe, tokenizer, chat_prompts)
+    say(console, f"checks passed: {len(train_set)} training prompts, {len(heldout_rows)} "
+        "held-out problems")
     if rank == 0:  # every check passed: only now does the run directory appear
         run.prepare()
         if not resume:
@@ -386,12 +397,13 @@ def _sft_stage(recipe, run, model, tokenizer, evaluator, resume, console, result
         model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
         peft_config=lora_config(recipe),
     )
-    callbacks = [MetricsCallback(run, "sft"), RichProgressCallback("sft", console), interrupt,
-                 *extra]
+    progress = RichProgressCallback("sft", console)
+    callbacks = [MetricsCallback(run, "sft"), progress, interrupt, *extra]
     if evaluator is not None:
         # the bare model before SFT; the SFT model is measured as GRPO's step 0
         callbacks.insert(1, HeldoutCallback(run, "sft", evaluator, None, None,
-                                            at_start=checkpoint is None, at_end=False))
+                                            at_start=checkpoint is None, at_end=False,
+                                            display=progress))
     _common_callbacks(trainer, callbacks)
     steps = _run_stage(trainer, interrupt, "sft", checkpoint, run)
     result.steps["sft"] = steps
@@ -423,6 +435,7 @@ def _grpo_stage(recipe, run, model, tokenizer, train_set, evaluator, resume, con
         HeldoutCallback,
         InterruptCallback,
         MetricsCallback,
+        NoSignalCallback,
         RichProgressCallback,
     )
     from gamermath.engine.control import control_reward_funcs
@@ -464,8 +477,9 @@ def _grpo_stage(recipe, run, model, tokenizer, train_set, evaluator, resume, con
             args=args, train_dataset=train_set, processing_class=tokenizer,
             peft_config=None if is_peft else lora_config(recipe), stops=scoring.stops, **options,
         )
+        progress = RichProgressCallback("grpo", console)
         callbacks: list = [RewardCountersCallback(runner, run_spec.reward_stop_after),
-                           MetricsCallback(run, "grpo")]
+                           MetricsCallback(run, "grpo"), NoSignalCallback(console)]
         if evaluator is not None:
             spec = recipe.eval
             alarm = HackingAlarm(alpha=spec.alarm_alpha,
@@ -481,8 +495,9 @@ def _grpo_stage(recipe, run, model, tokenizer, train_set, evaluator, resume, con
                     alarm.log_reward(row["reward"])
             callbacks.append(HeldoutCallback(
                 run, "grpo", evaluator, recipe.eval.every, alarm, at_start=checkpoint is None,
+                display=progress,
             ))
-        callbacks += [recorder, RichProgressCallback("grpo", console), interrupt, *extra]
+        callbacks += [recorder, progress, interrupt, *extra]
         if recipe.grpo.stop_at_step is not None:
             from gamermath.engine.step_limit import StopAtStepCallback
 
