@@ -204,3 +204,12 @@ def test_bad_run_or_eval_directory_is_one_line(trained, tmp_path):
     result = CliRunner().invoke(main, ["card", str(trained[0]), "--eval", str(tmp_path)])
     assert result.exit_code == 2
     assert f"--eval {tmp_path}: no results.json" in result.output
+
+
+def test_card_names_the_adapter_modules_whole_or_says_full_fine_tuning():
+    from gamermath.recipe.schema import LoraSpec
+    from gamermath.report.card import _lora_line
+
+    assert _lora_line(LoraSpec(target_modules="all-linear")).endswith("modules all-linear")
+    assert _lora_line(LoraSpec(target_modules=["q_proj", "v_proj"])).endswith("q_proj, v_proj")
+    assert "Full fine-tuning" in _lora_line(LoraSpec(enabled=False))

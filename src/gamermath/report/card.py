@@ -279,6 +279,15 @@ def _contamination_section(run: RunData, evals: Sequence[EvalDir]) -> list[str]:
     return lines
 
 
+def _lora_line(lora) -> str:
+    """The adapter's shape, or full fine-tuning."""
+    if not lora.enabled:
+        return "- Full fine-tuning: every weight trained (`[lora] enabled = false`)"
+    targets = lora.target_modules
+    modules = targets if isinstance(targets, str) else ", ".join(targets)
+    return f"- LoRA: r {lora.r}, alpha {lora.alpha:g}, modules {modules}"
+
+
 def _recipe_section(run: RunData) -> list[str]:
     recipe = run.recipe
     if recipe is None:
@@ -288,7 +297,9 @@ def _recipe_section(run: RunData) -> list[str]:
     origin = next((a for a in argv if str(a).endswith(".toml")), None)
     lines = []
     if origin:
-        lines.append(f"Recipe file: `{origin}` (resolved copy: `recipe.toml` in the run "
+        shown = (f"recipes/{Path(origin).name}" if Path(origin).parent.name == "recipes"
+                 else origin)
+        lines.append(f"Recipe file: `{shown}` (resolved copy: `recipe.toml` in the run "
                      "directory, every TRL default written out).")
         from gamermath.recipe.sources import sources_path
 
@@ -300,8 +311,7 @@ def _recipe_section(run: RunData) -> list[str]:
     lines += [
         "",
         f"- Base model: `{recipe.model.source}` ({recipe.model.dtype})",
-        f"- LoRA: r {recipe.lora.r}, alpha {recipe.lora.alpha:g}, modules "
-        f"{', '.join(recipe.lora.target_modules)}",
+        _lora_line(recipe.lora),
         f"- GRPO data: `{recipe.data.dataset}` split `{recipe.data.split}`, template "
         f"`{recipe.data.template}`" + (f", first {recipe.data.limit} rows"
                                        if recipe.data.limit else ""),
